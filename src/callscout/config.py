@@ -1,0 +1,102 @@
+"""Settings: CLI flag, then environment variable, then config file, then default.
+
+The config file is TOML: ``--config FILE``, else ``$CALLSCOUT_CONFIG``, else ``./callscout.toml``.
+Environment variables are the upper-cased keys with a ``CALLSCOUT_`` prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A config file or value that cannot be used."""
+
+
+CHANNEL_LAYOUTS = ("agent,customer", "customer,agent", "mono")
+
+
+@dataclass(frozen=True)
+class Config:
+    whisper_model: str = "base"  # size name, or a local CTranslate2 folder
+    models_dir: str | None = None
+    device: str = "auto"  # auto, cpu or cuda
+    compute_type: str = "default"  # int8 on CPU, float16 on CUDA
+    language: str | None = None  # None: detect per call
+    channels: str = "agent,customer"  # stereo: left,right roles; "mono" mixes down
+    beam_size: int = 5
+    batched: bool = False
+    batch_size: int = 8
+    cpu_threads: int = 0
+    encoder: str | None = None  # None: the measured default
+    speaker_roles: dict[str, str] = field(default_factory=dict)  # label -> agent/customer/unknown
+
+    def with_overrides(self, **values: object) -> Config:
+        """A copy with every value that is not None applied (CLI flags)."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    file = Path(path) if path else _default_config_file(environ)
+    if file is not None:
+        values.update(_read_file(file))
+    values.update(_from_environment(environ))
+    _check(values)
+    return Config(**values)
+
+
+def _default_config_file(environ) -> Path | None:
+    if env := environ.get("CALLSCOUT_CONFIG"):
+        return Path(env)
+    local = Path("callscout.toml")
+    return local if local.exists() else None
+
+
+def _read_file(path: Path) -> dict[str, object]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    known = {f.name for f in fields(Config)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(known))})")
+    return data
+
+
+def _from_environment(environ) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for f in fields(Config):
+        raw = environ.get(f"CALLSCOUT_{f.name.upper()}")
+        if raw is None or f.name == "speaker_roles":
+            continue
+        values[f.name] = _coerce(f.name, raw)
+    return values
+
+
+def _coerce(name: str, raw: str) -> object:
+    default = getattr(Config(), name)
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"CALLSCOUT_{name.upper()}: not a whole number: {raw!r}") from exc
+    return raw
+
+
+def _check(values: dict[str, object]) -> None:
+    channels = values.get("channels")
+    if channels is not None and channels not in CHANNEL_LAYOUTS:
+        raise ConfigError(f"channels: '{channels}' is not one of {', '.join(CHANNEL_LAYOUTS)}")
+    roles = values.get("speaker_roles", {})
+    if not isinstance(roles, dict) or any(r not in ("agent", "customer", "unknown") for r in roles.values()):
+        raise ConfigError("speaker_roles: expected a table of label = \"agent\" | \"customer\" | \"unknown\"")

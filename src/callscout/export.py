@@ -1,0 +1,218 @@
+"""Export opportunities for a CRM: one formatter per target, written atomically.
+
+A formatter turns opportunity rows (opportunity columns plus a few call fields) into a
+file. Add a target by registering another formatter with ``@formatter(name)``; CRM
+targets (salesforce, hubspot) register ``tables`` instead and write several CSVs
+(see ``crm``). ``since`` exports only what was updated after a timestamp.
+
+Every export records which opportunity ids it contained for its target (format plus
+resolved output path) in ``export_items``; ``since_last`` leaves those out. The set of
+ids, not ``updated_at``, is the watermark: the store bumps ``updated_at`` whenever a
+call is saved again, even when nothing changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from . import crm
+from .store import Store, utc_now
+
+logger = logging.getLogger("callscout")
+
+CALL_FIELDS = ("source_path", "language", "customer_id", "recorded_at", "account_manager")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+Row = dict[str, Any]
+WriteRows = Callable[[Iterable[Row], list[str], IO[str]], int]
+MakeTables = Callable[[list[Row], crm.Mapping], list[crm.Table]]
+
+
+class UnknownFormat(ValueError):
+    """No formatter is registered under this name."""
+
+
+@dataclass(frozen=True)
+class Formatter:
+    name: str
+    suffix: str
+    write: WriteRows
+    newline: str | None = None  # passed to open(); csv wants ""
+    tables: MakeTables | None = None  # CRM targets: rows -> CSV tables (main file and companions)
+
+
+FORMATTERS: dict[str, Formatter] = {}
+
+
+def formatter(name: str, *, suffix: str, newline: str | None = None) -> Callable[[WriteRows], WriteRows]:
+    def register(write: WriteRows) -> WriteRows:
+        FORMATTERS[name] = Formatter(name, suffix, write, newline)
+        return write
+
+    return register
+
+
+def crm_formatter(name: str, tables: MakeTables) -> None:
+    """Register a CRM target whose files are CSV tables (``crm.Table``)."""
+    FORMATTERS[name] = Formatter(name, ".csv", write_crm_csv, "", tables)
+
+
+def export_formats() -> list[str]:
+    return sorted(FORMATTERS)
+
+
+def get_formatter(fmt: str) -> Formatter:
+    try:
+        return FORMATTERS[fmt]
+    except KeyError:
+        raise UnknownFormat(f"unknown export format {fmt!r}; choose one of {', '.join(export_formats())}") from None
+
+
+def export_opportunities(
+    store: Store,
+    fmt: str,
+    output: Path,
+    *,
+    since: str | None = None,
+    since_last: bool = False,
+    mapping: crm.Mapping | None = None,
+) -> int:
+    """Write every opportunity (or those updated after ``since``, or those no earlier export
+    to this target contained when ``since_last``) to ``output``; return the count."""
+    chosen = get_formatter(fmt)
+    output = Path(output)
+    target = export_target(fmt, output)
+    rows = list(store.iter_opportunities(updated_since=since, with_call=True))
+    if since_last:
+        already = exported_ids(store, target)
+        rows = [row for row in rows if row["id"] not in already]
+    if chosen.tables is not None:
+        count = write_tables(chosen.tables(with_call_context(store, rows), mapping or crm.Mapping()), output)
+    else:
+        fieldnames = export_fields(store)
+        count = write_atomically(output, lambda handle: chosen.write(rows, fieldnames, handle), newline=chosen.newline)
+    record_export(store, target, [row["id"] for row in rows])
+    logger.info("exported %d opportunities to %s (%s)", count, output, fmt)
+    return count
+
+
+def export_target(fmt: str, output: Path) -> str:
+    """What ``since_last`` remembers an export by: the format and the resolved output path."""
+    return f"{fmt}:{Path(output).resolve()}"
+
+
+def exported_ids(store: Store, target: str) -> set[str]:
+    rows = store.db.execute("SELECT opportunity_id FROM export_items WHERE target = ?", [target]).fetchall()
+    return {opportunity_id for (opportunity_id,) in rows}
+
+
+def record_export(store: Store, target: str, ids: list[str]) -> None:
+    """One ``exports`` row, and every id it contained in ``export_items`` (one transaction)."""
+    with store.db.atomic():
+        cursor = store.db.execute(
+            "INSERT INTO exports (target, exported_at, count) VALUES (?, ?, ?)", [target, utc_now(), len(ids)]
+        )
+        store.db.conn.executemany(
+            "INSERT INTO export_items (target, opportunity_id, export_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (target, opportunity_id) DO UPDATE SET export_id = excluded.export_id",
+            [(target, opportunity_id, cursor.lastrowid) for opportunity_id in ids],
+        )
+
+
+def with_call_context(store: Store, rows: list[Row]) -> list[Row]:
+    """Add ``call_duration_s`` and ``call_signals`` (kind, label) to each row, for CRM summaries."""
+    call_ids = json.dumps(sorted({row["call_id"] for row in rows}))
+    durations = dict(
+        store.db.execute("SELECT id, duration_s FROM calls WHERE id IN (SELECT value FROM json_each(?))", [call_ids])
+    )
+    signals: dict[str, list[Row]] = {}
+    for call_id, kind, label in store.db.execute(
+        "SELECT call_id, kind, label FROM signals WHERE call_id IN (SELECT value FROM json_each(?))"
+        " ORDER BY call_id, start_s, id",
+        [call_ids],
+    ):
+        signals.setdefault(call_id, []).append({"kind": kind, "label": label})
+    return [
+        {**row, "call_duration_s": durations.get(row["call_id"]), "call_signals": signals.get(row["call_id"], [])}
+        for row in rows
+    ]
+
+
+def export_fields(store: Store) -> list[str]:
+    """Every opportunity column, then the call's fields it lacks."""
+    columns = [column.name for column in store.db["opportunities"].columns]
+    return columns + [name for name in CALL_FIELDS if name not in columns]
+
+
+def write_tables(tables: list[crm.Table], output: Path) -> int:
+    """Write each table beside ``output`` (CSV); return the main table's row count."""
+    for table in tables:
+        path = crm.companion_path(output, table.suffix)
+        write_atomically(path, lambda handle, t=table: write_crm_csv(t.rows, t.columns, handle), newline="")
+    return len(tables[0].rows) if tables else 0
+
+
+def write_atomically(output: Path, write: Callable[[IO[str]], int], *, newline: str | None = None) -> int:
+    """Write to a temporary file beside ``output`` and move it into place only when complete."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline=newline) as handle:
+            count = write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count
+
+
+@formatter("jsonl", suffix=".jsonl")
+def write_jsonl(rows: Iterable[Row], fieldnames: list[str], handle: IO[str]) -> int:
+    count = 0
+    for row in rows:
+        handle.write(json.dumps({key: row.get(key) for key in fieldnames}, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+@formatter("csv", suffix=".csv", newline="")
+def write_csv(rows: Iterable[Row], fieldnames: list[str], handle: IO[str]) -> int:
+    writer = csv.DictWriter(handle, fieldnames=fieldnames, extrasaction="ignore")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow({key: spreadsheet_safe(row.get(key)) for key in fieldnames})
+        count += 1
+    return count
+
+
+def write_crm_csv(rows: Iterable[Row], fieldnames: list[str], handle: IO[str]) -> int:
+    """UTF-8, header row, comma, quoted only as needed, LF line ends (Bulk API 2.0's default)."""
+    writer = csv.DictWriter(handle, fieldnames=fieldnames, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow({key: spreadsheet_safe(row.get(key)) for key in fieldnames})
+        count += 1
+    return count
+
+
+crm_formatter("salesforce", crm.salesforce_tables)
+crm_formatter("hubspot", crm.hubspot_tables)
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Prefix text a spreadsheet would run as a formula with ``'`` (CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value

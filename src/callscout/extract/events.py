@@ -1,0 +1,70 @@
+"""Life events and sensitive topics the customer states, or confirms when the agent asks."""
+
+from __future__ import annotations
+
+from callscout.extract.cues import assess_trigger, turn_opening
+from callscout.extract.rules import RuleSet
+from callscout.extract.turns import Turn, make_signal, previous_agent_turn, prompt_views
+from callscout.extract.views import SentenceView
+from callscout.records import Signal
+
+STATED = 0.9
+CONFIRMED = 0.75
+
+
+def life_event_signals(turns: list[Turn], rules: RuleSet) -> list[Signal]:
+    by_label = {rule.label: rule for rule in rules.life_events}
+    signals = []
+    someone_elses: set[str] = set()  # events already told about another person in this call
+    for position, turn in enumerate(turns):
+        if not turn.is_customer:
+            continue
+        for number, view in enumerate(turn.views):
+            before = turn.views[number - 1] if number else None
+            for label, start, _ in view.events:
+                verdict = assess_trigger(view, start, by_label[label], rules, before)
+                if verdict.reason == "third_party":
+                    someone_elses.add(label)
+                elif verdict.counts and not _still_someone_elses(view, start, label, someone_elses):
+                    signals.append(make_signal("life_event", label, turn, view.evidence, STATED))
+        confirmed = _confirmed_events(turns, position, rules, by_label)
+        signals.extend(s for s in confirmed if s.label not in someone_elses)
+    return signals
+
+
+def _still_someone_elses(view: SentenceView, start: int, label: str, someone_elses: set[str]) -> bool:
+    """"Mein Kumpel heiratet im Mai ... in der Kirche ist während der Hochzeit Blitzen verboten":
+    once an event is someone else's, later mentions without "ich/wir" stay theirs."""
+    return label in someone_elses and not view.has_cue("first_person", view.clause_range(start))
+
+
+def _confirmed_events(turns: list[Turn], position: int, rules: RuleSet, by_label) -> list[Signal]:
+    """Events the agent asks about ("Fängt er im Herbst mit dem Studium an?") that the customer
+    confirms at the start of the next turn ("Ja, genau.")."""
+    agent, turn = previous_agent_turn(turns, position), turns[position]
+    if agent is None or not turn.views or turn_opening(turn.views[0], rules) != "confirm":
+        return []
+    signals = []
+    for view in prompt_views(agent):
+        for label, start, _ in view.events:
+            if assess_trigger(view, start, by_label[label], rules).counts:
+                evidence = f"{view.evidence} — {turn.views[0].evidence}"
+                signals.append(make_signal("life_event", label, turn, evidence, CONFIRMED))
+    return signals
+
+
+def sensitive_signals(turns: list[Turn], rules: RuleSet) -> list[Signal]:
+    signals = []
+    for turn in turns:
+        if not turn.is_customer:
+            continue
+        for view in turn.views:
+            for label, start, end in view.sensitive:
+                if _is_idiom(view, start, rules) or view.has_cue("negation", view.clause_range(start)):
+                    continue
+                signals.append(make_signal("sensitive", label, turn, view.evidence, STATED))
+    return signals
+
+
+def _is_idiom(view: SentenceView, start: int, rules: RuleSet) -> bool:
+    return any(s <= start < e for s, e in view.find_any(rules.not_sensitive))

@@ -1,0 +1,101 @@
+"""Signals from one transcript: the extraction stage of the pipeline."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from callscout.catalogue import Catalogue
+from callscout.extract.encoders import Encoder, load_encoder
+from callscout.extract.events import life_event_signals, sensitive_signals
+from callscout.extract.language import guess_language
+from callscout.extract.needs import NEED_MARGIN, OFFER_EXTRA, NeedIndex, candidate_vectors, need_candidates, need_signals
+from callscout.extract.ownership import ownership_signals
+from callscout.extract.products import ProductMatcher
+from callscout.extract.rules import SUPPORTED_LANGUAGES, load_rules
+from callscout.extract.turns import Turn, best_per_label
+from callscout.records import Signal, Transcript
+
+log = logging.getLogger("callscout")
+
+
+class Extractor:
+    """Finds life events, needs, owned, already held, declined products and sensitive topics.
+
+    spaCy pipelines are built once per process; catalogue need embeddings once per catalogue.
+    """
+
+    def __init__(self, encoder: Encoder | None = None, need_threshold: float | None = None):
+        self._encoder = encoder
+        self._need_threshold = need_threshold
+        self._matchers: dict[tuple[Catalogue, str], ProductMatcher] = {}
+        self._indexes: dict[Catalogue, NeedIndex] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder()
+        return self._encoder
+
+    @property
+    def need_threshold(self) -> float:
+        return self._need_threshold if self._need_threshold is not None else self.encoder.need_threshold
+
+    @property
+    def offer_threshold(self) -> float:
+        # Naming an offer for a bare "no"/"got it" needs a surer match than a need does.
+        return self.need_threshold + OFFER_EXTRA
+
+    @property
+    def need_margin(self) -> float:
+        return getattr(self.encoder, "need_margin", NEED_MARGIN)
+
+    def language_of(self, transcript: Transcript) -> str:
+        if transcript.language in SUPPORTED_LANGUAGES:
+            return transcript.language
+        return guess_language(" ".join(s.text for s in transcript.segments[:40]))
+
+    def turns(self, transcript: Transcript, language: str) -> list[Turn]:
+        from callscout.extract.pipeline import get_pipeline  # spaCy loads on first use only
+
+        nlp = get_pipeline(language)
+        docs = nlp.pipe(segment.text or "" for segment in transcript.segments)
+        return [Turn(i, segment, doc._.views or []) for i, (segment, doc) in enumerate(zip(transcript.segments, docs))]
+
+    def extract(self, transcript: Transcript, catalogue: Catalogue) -> list[Signal]:
+        language = self.language_of(transcript)
+        rules = load_rules(language)
+        turns = self.turns(transcript, language)
+        index = self._index(catalogue)
+        texts, candidates = need_candidates(turns)
+        vectors = candidate_vectors(candidates, self.encoder.encode(texts)) if texts else np.zeros((0, 1), np.float32)
+
+        def resolve_offer(agent: Turn) -> list[str]:
+            text = " ".join(view.evidence for view in agent.views[-2:])
+            named = index.resolve_offer(text, None, self.offer_threshold)
+            return named or index.resolve_offer(text, self.encoder.encode([text])[0], self.offer_threshold)
+
+        signals = (
+            life_event_signals(turns, rules)
+            + sensitive_signals(turns, rules)
+            + ownership_signals(turns, self._matcher(catalogue, language), rules, resolve_offer)
+            + need_signals(candidates, vectors, index, self.need_threshold, self.need_margin)
+        )
+        return best_per_label(signals)
+
+    def _matcher(self, catalogue: Catalogue, language: str) -> ProductMatcher:
+        key = (catalogue, language)
+        with self._lock:
+            if key not in self._matchers:
+                self._matchers[key] = ProductMatcher(catalogue, load_rules(language))
+            return self._matchers[key]
+
+    def _index(self, catalogue: Catalogue) -> NeedIndex:
+        with self._lock:
+            if catalogue not in self._indexes:
+                log.debug("embedding the need sentences of catalogue %s", catalogue.name)
+                self._indexes[catalogue] = NeedIndex.build(catalogue, self.encoder)
+            return self._indexes[catalogue]

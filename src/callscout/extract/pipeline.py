@@ -1,0 +1,188 @@
+"""spaCy pipelines built on ``spacy.blank`` with lookup lemmas and callscout's components.
+
+Components (registered with ``@Language.factory``):
+- ``callscout_views``: one :class:`SentenceView` per sentence (``doc._.views``), with
+  lower-case lemmas that also work for ASR text without capitals.
+- ``callscout_life_events``: life-event and sensitive-topic spans (``doc.spans``) from the
+  patterns of the language's rule file.
+- ``callscout_cues``: cue spans (negation, hypothetical, third party, long ago, possession,
+  decline, ...) from the same rule file, read later by the signal logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from callscout.extract.rules import EventRule, RuleSet, load_rules, one_pattern
+from callscout.extract.views import SentenceView
+
+log = logging.getLogger("callscout")
+
+if not Doc.has_extension("views"):
+    Doc.set_extension("views", default=None)
+
+
+def _lemma_table(nlp: Language):
+    try:
+        return nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+    except (KeyError, AttributeError):
+        return {}
+
+
+class SentenceViews:
+    def __init__(self, nlp: Language, clause_breaks: list[str]):
+        self.nlp = nlp
+        self.clause_breaks = frozenset(clause_breaks)
+        self._table = None
+
+    def _lemma(self, token) -> str:
+        lemma = token.lemma_ or token.text
+        if lemma == token.text and token.text.islower():
+            if self._table is None:
+                self._table = _lemma_table(self.nlp)
+            lemma = self._table.get(token.text.capitalize(), lemma) if self._table else lemma
+        return lemma.lower()
+
+    def __call__(self, doc: Doc) -> Doc:
+        views = []
+        for sent in doc.sents:
+            words, lemmas, clauses, indices, clause = [], [], [], [], 0
+            for token in sent:
+                if token.is_punct or token.is_space:
+                    if words and token.text not in "-'’":
+                        clause += 1 if clauses and clauses[-1] == clause else 0
+                    continue
+                lower = token.lower_
+                if lower in self.clause_breaks and words:
+                    clause += 1 if clauses and clauses[-1] == clause else 0
+                words.append(lower)
+                lemmas.append(self._lemma(token))
+                clauses.append(clause)
+                indices.append(token.i)
+            if words:
+                views.append(SentenceView(sent.text.strip(), words, lemmas, clauses, indices))
+        doc._.views = views
+        return doc
+
+
+@Language.factory("callscout_views", default_config={"clause_breaks": []})
+def make_sentence_views(nlp: Language, name: str, clause_breaks: list[str]):
+    return SentenceViews(nlp, clause_breaks)
+
+
+COMBO_WINDOW = 6  # words between the two parts of a combo rule ("fliegen ... nach Island")
+
+
+def find_rule(view: SentenceView, rule: EventRule) -> list[tuple[int, int]]:
+    """Word spans of a sentence where a life-event or sensitive rule fires."""
+    spans = view.find_any(rule.patterns)
+    for left, right in rule.combos:
+        lefts, rights = view.find(left), view.find(right)
+        pairs = [(l, r) for l in lefts for r in rights if abs(l[0] - r[0]) <= COMBO_WINDOW]
+        if pairs:
+            spans.append(min(min(pairs[0]), max(pairs[0])))
+    if not spans:
+        for stem in rule.stems:
+            spans.extend(view.find_stem(stem))
+    if spans and rule.exclude:
+        excluded = view.find_any(rule.exclude)
+        spans = [s for s in spans if not any(e[0] <= s[0] < e[1] for e in excluded)]
+    return sorted(set(spans))
+
+
+class RuleMatcher:
+    """Marks life events and sensitive topics: ``doc.spans['life_events' | 'sensitive']``."""
+
+    def __init__(self, language: str):
+        self.rules: RuleSet = load_rules(language)
+        self.screens = {
+            "life_events": _screen(self.rules.life_events),
+            "sensitive": _screen(self.rules.sensitive),
+        }
+
+    def __call__(self, doc: Doc) -> Doc:
+        for key, rules in (("life_events", self.rules.life_events), ("sensitive", self.rules.sensitive)):
+            found = []
+            pattern, stems = self.screens[key]
+            for view in doc._.views or ():
+                # One scan tells whether any rule can fire; most sentences have no event.
+                if not (pattern.search(view.text) or pattern.search(view.lemma_text) or any(s in view.squashed for s in stems)):
+                    continue
+                for rule in rules:
+                    for start, end in find_rule(view, rule):
+                        getattr(view, "events" if key == "life_events" else key).append((rule.label, start, end))
+                        found.append(_doc_span(doc, view, start, end, rule.label))
+            doc.spans[key] = found
+        return doc
+
+
+def _screen(rules: tuple[EventRule, ...]) -> tuple[re.Pattern, tuple[str, ...]]:
+    """One alternation of every pattern and combo head of the rules, and all their stems."""
+    patterns = tuple(p for rule in rules for p in (*rule.patterns, *(left for left, _ in rule.combos)))
+    return one_pattern(patterns), tuple(s for rule in rules for s in rule.stems)
+
+
+@Language.factory("callscout_life_events", default_config={"language": "de"})
+def make_rule_matcher(nlp: Language, name: str, language: str):
+    return RuleMatcher(language)
+
+
+class CueAnnotator:
+    """Marks cue words: ``doc.spans['cues']`` labelled with the cue name."""
+
+    def __init__(self, language: str):
+        self.rules: RuleSet = load_rules(language)
+
+    def __call__(self, doc: Doc) -> Doc:
+        found = []
+        for view in doc._.views or ():
+            for cue, pattern in self.rules.cue_scanners.items():
+                spans = view.find(pattern, lemmas=False)
+                view.cues[cue] = spans
+                found.extend(_doc_span(doc, view, start, end, cue) for start, end in spans)
+        doc.spans["cues"] = found
+        return doc
+
+
+@Language.factory("callscout_cues", default_config={"language": "de"})
+def make_cue_annotator(nlp: Language, name: str, language: str):
+    return CueAnnotator(language)
+
+
+def _doc_span(doc: Doc, view: SentenceView, start: int, end: int, label: str) -> Span:
+    # Views drop punctuation, so word indices are mapped back to the doc's tokens.
+    last = view.doc_indices[min(end, len(view.doc_indices)) - 1]
+    return Span(doc, view.doc_indices[start], last + 1, label=label)
+
+
+_LOCK = threading.Lock()
+_PIPELINES: dict[str, Language] = {}
+
+
+def build_pipeline(language: str) -> Language:
+    """A blank pipeline for ``language`` with lookup lemmas and the callscout components."""
+    import spacy
+
+    rules = load_rules(language)
+    nlp = spacy.blank(language)
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.add_pipe("callscout_views", config={"clause_breaks": sorted(rules.clause_breaks)})
+    nlp.add_pipe("callscout_life_events", config={"language": language})
+    nlp.add_pipe("callscout_cues", config={"language": language})
+    nlp.initialize()
+    return nlp
+
+
+def get_pipeline(language: str) -> Language:
+    """The process-wide pipeline for a language, built on first use."""
+    with _LOCK:
+        if language not in _PIPELINES:
+            log.debug("building spaCy pipeline for %s", language)
+            _PIPELINES[language] = build_pipeline(language)
+        return _PIPELINES[language]

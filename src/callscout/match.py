@@ -1,0 +1,79 @@
+"""Signals -> opportunities: which catalogue products to suggest for a call, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callscout.catalogue import Catalogue, Product
+from callscout.records import Opportunity, Signal
+
+# How much each kind of trigger is worth relative to the signal's own confidence.
+KIND_WEIGHT = {"life_event": 1.0, "need": 0.95, "complement": 0.85}
+SUPPRESSING = ("already_has", "declined")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kind: str  # life_event, need or complement
+    label: str
+    signal: Signal
+
+    @property
+    def score(self) -> float:
+        return round(KIND_WEIGHT[self.kind] * self.signal.confidence, 3)
+
+
+def triggers_for(product: Product, signals: list[Signal]) -> list[Trigger]:
+    found = []
+    for signal in signals:
+        if signal.kind == "life_event" and signal.label in product.life_events:
+            found.append(Trigger("life_event", signal.label, signal))
+        elif signal.kind == "need" and signal.label == product.id and product.needs:
+            found.append(Trigger("need", signal.label, signal))
+        elif signal.kind == "owned" and signal.label in product.complements:
+            found.append(Trigger("complement", signal.label, signal))
+    return found
+
+
+def match_opportunities(signals: list[Signal], catalogue: Catalogue, apply_policy: bool = True) -> list[Opportunity]:
+    """One opportunity per triggered product, best trigger as evidence, best first.
+
+    Products the customer already has or declined are left out; sensitive signals never
+    trigger anything, but mark the call's other opportunities ``sensitive_call``. With
+    ``apply_policy`` the catalogue policy (suppress sensitive calls, min score, max per
+    call) is applied; evaluation also looks at the list before the cut.
+    """
+    suppressed = {s.label for s in signals if s.kind in SUPPRESSING}
+    sensitive_call = any(s.kind == "sensitive" for s in signals)
+    policy = catalogue.policy
+    if apply_policy and sensitive_call and policy.suppress_sensitive_calls:
+        return []
+    opportunities = []
+    for product in catalogue.products:
+        if not product.has_triggers or product.id in suppressed:
+            continue
+        triggers = triggers_for(product, signals)
+        if triggers:
+            opportunities.append(_opportunity(product, max(triggers, key=lambda t: t.score), sensitive_call))
+    opportunities.sort(key=lambda o: (-o.score, o.product_id))
+    if apply_policy:
+        opportunities = [o for o in opportunities if o.score >= policy.min_score]
+        opportunities = opportunities[: policy.max_opportunities_per_call]
+    return opportunities
+
+
+def _opportunity(product: Product, trigger: Trigger, sensitive_call: bool) -> Opportunity:
+    signal = trigger.signal
+    return Opportunity(
+        product_id=product.id,
+        product_name=product.name,
+        trigger_kind=trigger.kind,
+        trigger_label=trigger.label,
+        evidence=signal.evidence,
+        speaker=signal.speaker,
+        start=signal.start,
+        end=signal.end,
+        score=trigger.score,
+        pitch=product.pitch,
+        sensitive_call=sensitive_call,
+    )

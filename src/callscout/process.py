@@ -1,0 +1,249 @@
+"""The orchestrator: each input file goes through the stages in order and into the store.
+
+discover -> read (transcript parser or faster-whisper) -> extract signals -> match
+opportunities -> redact identifiers -> store, one transaction per call.
+
+Extraction reads the unredacted text in memory; identifiers are redacted before anything
+is written. A call is marked ``processing`` before its work starts and replaced by its
+complete result (or a ``failed`` row) after; a run killed in between leaves it
+``processing``, and the next run processes it again. Error lines that are stored or logged
+name the file and the problem but never quote transcript text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from callscout.catalogue import Catalogue
+from callscout.config import Config
+from callscout.audio import AudioError
+from callscout.inputs import InputError, InputFile, customer_from_name, discover
+from callscout.models import ModelError
+from callscout.records import CallRecord, CallResult, Transcript
+from callscout.redact import redact_result
+from callscout.store import Store, call_id_for
+from callscout.transcripts import TranscriptError
+
+log = logging.getLogger("callscout")
+
+# About 150,000 words, some 15 hours of talk. Parsing is fast at any size, but extraction
+# takes ~5 ms per segment: a 10 MB transcript (130,000 segments) would hold a batch for
+# over ten minutes, so such a file is refused with one line instead.
+MAX_TRANSCRIPT_BYTES = 1 << 20
+
+
+@dataclass
+class FileOutcome:
+    path: Path
+    status: str  # done, failed, unchanged or skipped
+    call_id: str | None = None
+    error: str | None = None
+    language: str | None = None
+    duration_s: float | None = None
+    opportunities: list[str] = field(default_factory=list)  # product ids
+    seconds: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def all_failed(self) -> bool:
+        tried = [o for o in self.outcomes if o.status != "skipped"]
+        return bool(tried) and all(o.status == "failed" for o in tried)
+
+
+class Pipeline:
+    """Holds the loaded models for one run; ``transcriber``/``extractor`` may be injected."""
+
+    def __init__(self, config: Config, catalogue: Catalogue, store: Store, transcriber=None, extractor=None):
+        self.config = config
+        self.catalogue = catalogue
+        self.store = store
+        self._transcriber = transcriber
+        self._extractor = extractor
+
+    @property
+    def transcriber(self):
+        if self._transcriber is None:
+            from callscout.transcribe import Transcriber
+
+            self._transcriber = Transcriber(self.config)
+        return self._transcriber
+
+    @property
+    def extractor(self):
+        if self._extractor is None:
+            from callscout.extract import Extractor, load_encoder
+
+            self._extractor = Extractor(encoder=load_encoder(self.config.encoder))
+        return self._extractor
+
+    def run(
+        self,
+        paths: Iterable[Path],
+        customer_pattern: str | None = None,
+        on_file: Callable[[FileOutcome], None] | None = None,
+    ) -> RunSummary:
+        inputs, skipped = discover(list(paths))
+        summary = RunSummary([FileOutcome(path, "skipped", error=reason) for path, reason in skipped])
+        for item in inputs:
+            outcome = self.process_file(item, customer_pattern)
+            summary.outcomes.append(outcome)
+            if on_file:
+                on_file(outcome)
+        return summary
+
+    def process_file(self, item: InputFile, customer_pattern: str | None = None) -> FileOutcome:
+        started = time.perf_counter()
+        record = None
+        try:
+            record = self._new_record(item, customer_pattern)
+            if self._already_done(record):
+                return FileOutcome(item.path, "unchanged", call_id=record.id, seconds=time.perf_counter() - started)
+            self.store.mark_processing(record)
+            result = self.analyse(self._read(item))
+            self._save(record, result)
+            return self._done(item, record, result, time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            return self._failed(item, record, exc, time.perf_counter() - started)
+
+    def _save(self, record: CallRecord, result: CallResult) -> None:
+        transcript = result.transcript
+        record.language = transcript.language
+        record.language_probability = transcript.language_probability
+        record.duration_s = transcript.duration_s
+        record.sensitive = any(s.kind == "sensitive" for s in result.signals)
+        self.store.save_call(record, redact_result(result))
+
+    def _done(self, item: InputFile, record: CallRecord, result: CallResult, seconds: float) -> FileOutcome:
+        transcript = result.transcript
+        return FileOutcome(
+            item.path,
+            "done",
+            call_id=record.id,
+            language=transcript.language,
+            duration_s=transcript.duration_s,
+            opportunities=[o.product_id for o in result.opportunities],
+            seconds=seconds,
+        )
+
+    def analyse(self, transcript: Transcript) -> CallResult:
+        from callscout.extract import guess_language
+        from callscout.match import match_opportunities
+
+        if not transcript.language:
+            transcript.language = guess_language(" ".join(s.text for s in transcript.segments))
+        signals = self.extractor.extract(transcript, self.catalogue)
+        opportunities = match_opportunities(signals, self.catalogue)
+        return CallResult(transcript=transcript, signals=signals, opportunities=opportunities)
+
+    def _read(self, item: InputFile) -> Transcript:
+        if item.kind == "audio":
+            return self.transcriber.transcribe_file(item.path)
+        from callscout.transcripts import parse_transcript
+
+        check_transcript_size(item.path)
+        return parse_transcript(item.path, self.config.speaker_roles)
+
+    def _new_record(self, item: InputFile, customer_pattern: str | None) -> CallRecord:
+        check_regular_file(item.path)
+        sha = file_sha256(item.path)
+        customer = item.meta.customer_id
+        if customer is None and customer_pattern:
+            customer = customer_from_name(item.path, customer_pattern)
+        return CallRecord(
+            id=call_id_for(sha),
+            source_path=str(item.path),
+            source_sha256=sha,
+            status="processing",
+            customer_id=customer,
+            account_manager=item.meta.account_manager,
+            recorded_at=item.meta.recorded_at,
+            catalogue=self.catalogue.name,
+            model=self.config.whisper_model if item.kind == "audio" else None,
+            processed_at=_now(),
+        )
+
+    def _already_done(self, record: CallRecord) -> bool:
+        stored = self.store.find_call(record.id)
+        return bool(stored) and stored["status"] == "done" and stored["catalogue"] == record.catalogue
+
+    def _failed(self, item: InputFile, record: CallRecord | None, exc: Exception, seconds: float) -> FileOutcome:
+        error = one_line_error(item.path, exc)
+        log.warning("%s", error)
+        if record is not None:
+            record.status = "failed"
+            record.error = error
+            self._save_failure(record)
+        return FileOutcome(item.path, "failed", call_id=record.id if record else None, error=error, seconds=seconds)
+
+    def _save_failure(self, record: CallRecord) -> None:
+        try:
+            self.store.save_failure(record)
+        except sqlite3.Error as exc:  # the store itself failed: report, go on with the batch
+            log.error("%s: could not record the failure in the store (%s)", Path(record.source_path).name, exc)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# Errors whose messages are written for users and carry no transcript text.
+DESCRIBED_ERRORS = (AudioError, InputError, ModelError, sqlite3.Error)
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse a FIFO, socket or device: reading one could block the batch for ever."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise InputError(f"{path.name}: not a regular file")
+
+
+def check_transcript_size(path: Path, limit: int = MAX_TRANSCRIPT_BYTES) -> None:
+    size = path.stat().st_size
+    if size > limit:
+        raise TranscriptError(
+            f"transcript too large ({size / (1 << 20):.1f} MiB; the limit is {limit / (1 << 20):g} MiB, "
+            "about 15 hours of talk): split it into calls",
+            source=path.name,
+        )
+
+
+def one_line_error(path: Path, exc: Exception) -> str:
+    """One line naming the file and the problem, never quoting transcript text.
+
+    An unexpected exception shows only its type: its message might hold a piece of the call.
+    """
+    if isinstance(exc, TranscriptError):
+        message = exc.safe_message
+    elif isinstance(exc, OSError):
+        message = exc.strerror or type(exc).__name__
+    elif isinstance(exc, DESCRIBED_ERRORS):
+        message = str(exc)
+    else:
+        message = f"internal error ({type(exc).__name__})"
+    message = " ".join(message.split()) or type(exc).__name__
+    if path.name not in message:
+        message = f"{path.name}: {message}"
+    return message
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,50 @@
+"""Plain-text view of one stored call for ``callscout show``."""
+
+from __future__ import annotations
+
+
+def render_call(detail: dict) -> str:
+    call = detail["call"]
+    lines = [
+        f"call {call['id']}  {call['source_path']}",
+        f"status {call['status']}  language {call.get('language') or '?'}  "
+        f"duration {_seconds(call.get('duration_s'))}  customer {call.get('customer_id') or '-'}",
+    ]
+    if call.get("error"):
+        lines.append(f"error: {call['error']}")
+    lines.append("")
+    for segment in detail["segments"]:
+        when = f"[{_clock(segment['start_s'])}]" if segment["start_s"] is not None else ""
+        lines.append(f"{when:>10} {segment['speaker']:>8}: {segment['text']}")
+        for signal in _signals_in(segment, detail["signals"]):
+            lines.append(f"{'':>20}^ {signal['kind']}: {signal['label']}")
+    lines.append("")
+    lines.append("signals:")
+    for s in detail["signals"]:
+        lines.append(f"  {s['kind']:<12} {s['label']:<22} {s['confidence']:.2f}  \"{s['evidence']}\"")
+    lines.append("opportunities:")
+    for o in detail["opportunities"]:
+        flag = "  (sensitive call)" if o.get("sensitive_call") else ""
+        lines.append(f"  {o['product_name']} [{o['trigger_kind']}: {o['trigger_label']}] score {o['score']:.2f}{flag}")
+        lines.append(f"      evidence: \"{o['evidence']}\" at {_clock(o['start_s'])}")
+        lines.append(f"      pitch: {o['pitch']}")
+    return "\n".join(lines)
+
+
+def _signals_in(segment: dict, signals: list[dict]) -> list[dict]:
+    return [
+        s
+        for s in signals
+        if s["start_s"] == segment["start_s"] and s["speaker"] == segment["speaker"] and s["evidence"] in segment["text"]
+    ]
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    minutes, rest = divmod(float(seconds), 60)
+    return f"{int(minutes):02d}:{rest:04.1f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"

@@ -1,0 +1,347 @@
+"""The SQLite store: one row per call, its segments, signals and opportunities.
+
+Ids are stable, so processing the same audio again replaces rows instead of adding
+them. A call's complete result is only ever replaced by another complete result:
+``mark_processing`` and ``save_failure`` leave a call that is already ``done`` as it
+is (its data stays valid; the failure is logged).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from .migrations import apply_migrations, migrations
+from .records import CallRecord, CallResult, Opportunity, Segment, Signal
+
+logger = logging.getLogger("callscout")
+
+DONE = "done"
+FAILED = "failed"
+PROCESSING = "processing"
+CALL_STATUSES = (DONE, FAILED, PROCESSING)
+OPEN = "open"
+
+BUSY_TIMEOUT_MS = 30_000
+CHILD_TABLES = ("segments", "signals", "opportunities")
+CALL_COLUMNS = tuple(f.name for f in fields(CallRecord))
+
+
+class CallNotFound(KeyError):
+    """No call matches the given id, sha256 or source path."""
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def call_id_for(sha256: str) -> str:
+    """A call's id: the first 16 hex characters of its audio's sha256."""
+    return sha256.lower()[:16]
+
+
+def opportunity_id_for(call_id: str, product_id: str) -> str:
+    return _short_hash(f"{call_id}:{product_id}")
+
+
+def signal_id_for(call_id: str, signal: Signal) -> str:
+    key = [call_id, signal.kind, signal.label, signal.segment_idx, signal.evidence]
+    return _short_hash(json.dumps(key, ensure_ascii=False))
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _call_row(record: CallRecord, **overrides: Any) -> dict[str, Any]:
+    row = asdict(record)
+    row.update(overrides)
+    row["sensitive"] = int(bool(row["sensitive"]))
+    return row
+
+
+def _done_call_row(record: CallRecord, result: CallResult, now: str) -> dict[str, Any]:
+    transcript = result.transcript
+    return _call_row(
+        record,
+        status=DONE,
+        error=None,
+        processed_at=record.processed_at or now,
+        language=record.language or transcript.language,
+        language_probability=_first_set(record.language_probability, transcript.language_probability),
+        duration_s=_first_set(record.duration_s, transcript.duration_s),
+        sensitive=record.sensitive or any(signal.kind == "sensitive" for signal in result.signals),
+    )
+
+
+def _first_set(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
+def _segment_row(call_id: str, idx: int, segment: Segment) -> dict[str, Any]:
+    return {
+        "id": f"{call_id}:{idx}",
+        "call_id": call_id,
+        "idx": idx,
+        "speaker": segment.speaker,
+        "speaker_label": segment.label,
+        "start_s": segment.start,
+        "end_s": segment.end,
+        "text": segment.text,
+    }
+
+
+def _signal_row(call_id: str, signal: Signal) -> dict[str, Any]:
+    row = asdict(signal)
+    row.update(
+        id=signal_id_for(call_id, signal),
+        call_id=call_id,
+        start_s=row.pop("start"),
+        end_s=row.pop("end"),
+    )
+    return row
+
+
+def _opportunity_row(
+    call: dict[str, Any],
+    opportunity: Opportunity,
+    history: dict[str, tuple[str, str]],
+    now: str,
+) -> dict[str, Any]:
+    row = asdict(opportunity)
+    opportunity_id = opportunity_id_for(call["id"], opportunity.product_id)
+    created_at, status = history.get(opportunity_id, (now, OPEN))
+    row.update(
+        id=opportunity_id,
+        call_id=call["id"],
+        customer_id=call["customer_id"],
+        catalogue=call["catalogue"],
+        start_s=row.pop("start"),
+        end_s=row.pop("end"),
+        sensitive_call=int(opportunity.sensitive_call or call["sensitive"]),
+        status=status,
+        created_at=created_at,
+        updated_at=now,
+    )
+    return row
+
+
+def _unique_by_id(rows: list[dict[str, Any]], prefer: Callable[[dict], Any] | None = None) -> list[dict]:
+    """Drop rows whose id repeats; keep the first, or the one ``prefer`` ranks highest."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        current = chosen.get(row["id"])
+        if current is None or (prefer is not None and prefer(row) > prefer(current)):
+            chosen[row["id"]] = row
+    return list(chosen.values())
+
+
+def _score(row: dict[str, Any]) -> float:
+    return row["score"] if row["score"] is not None else float("-inf")
+
+
+class Store:
+    """Calls and their findings in one SQLite file (or ``":memory:"``)."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], str] = utc_now):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = Database(self.path)
+        self._clock = clock
+        self._configure()
+        self._migrate()
+
+    def _configure(self) -> None:
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            self.db.enable_wal()
+
+    def _migrate(self) -> None:
+        """Apply pending migrations under the write lock, so two processes opening a new
+        store at once do not both create its tables; the second finds nothing pending."""
+        if migrations.pending(self.db):
+            with self.write_transaction():
+                apply_migrations(self.db)
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """One transaction that takes SQLite's write lock up front (``BEGIN IMMEDIATE``).
+
+        A deferred transaction that reads first fails at once with ``database is locked``
+        when another process committed in between (the busy timeout cannot help a lock
+        upgrade); an immediate one waits up to ``BUSY_TIMEOUT_MS`` for the lock instead.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # writing
+
+    def save_call(self, record: CallRecord, result: CallResult) -> str:
+        """Write a finished call and replace its segments, signals and opportunities atomically.
+
+        Re-saving the same result changes only ``processed_at`` and ``updated_at``;
+        an opportunity keeps its ``created_at`` and ``status`` (set by CRM users).
+        """
+        call_id = _checked_call_id(record)
+        now = self._clock()
+        call = _done_call_row(record, result, now)
+        with self.write_transaction():
+            history = self._opportunity_history(call_id)
+            self._upsert_call(call)
+            self.db.execute("UPDATE calls SET purged_at = NULL WHERE id = ?", [call_id])
+            self._delete_children(call_id)
+            self._insert_segments(call_id, result.transcript.segments)
+            self._insert_signals(call_id, result.signals)
+            self._insert_opportunities(call, result.opportunities, history, now)
+        logger.debug("saved call %s (%d opportunities)", call_id, len(result.opportunities))
+        return call_id
+
+    def mark_processing(self, record: CallRecord) -> str:
+        call_id = _checked_call_id(record)
+        row = _call_row(record, status=PROCESSING, error=None, processed_at=self._clock())
+        if not self._upsert_call(row, unless_done=True):
+            logger.debug("call %s is already done; left as it is", call_id)
+        return call_id
+
+    def save_failure(self, record: CallRecord) -> str:
+        """Record a failed call, unless an earlier run completed it (then only log)."""
+        call_id = _checked_call_id(record)
+        row = _call_row(record, status=FAILED, processed_at=self._clock())
+        if not self._upsert_call(row, unless_done=True):
+            logger.warning("call %s failed again but keeps its earlier result: %s", call_id, record.error)
+        return call_id
+
+    def _upsert_call(self, row: dict[str, Any], *, unless_done: bool = False) -> bool:
+        columns = ", ".join(CALL_COLUMNS)
+        values = ", ".join(f":{column}" for column in CALL_COLUMNS)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in CALL_COLUMNS if column != "id")
+        condition = f" WHERE calls.status != '{DONE}'" if unless_done else ""
+        sql = f"INSERT INTO calls ({columns}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET {updates}{condition}"
+        return self.db.execute(sql, row).rowcount > 0
+
+    def _opportunity_history(self, call_id: str) -> dict[str, tuple[str, str]]:
+        rows = self.db.execute(
+            "SELECT id, created_at, status FROM opportunities WHERE call_id = ?", [call_id]
+        ).fetchall()
+        return {opportunity_id: (created_at, status) for opportunity_id, created_at, status in rows}
+
+    def _delete_children(self, call_id: str) -> None:
+        for table in CHILD_TABLES:
+            self.db.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
+
+    def _insert_segments(self, call_id: str, segments: list[Segment]) -> None:
+        rows = [_segment_row(call_id, idx, segment) for idx, segment in enumerate(segments)]
+        self.db["segments"].insert_all(rows)
+
+    def _insert_signals(self, call_id: str, signals: list[Signal]) -> None:
+        rows = _unique_by_id([_signal_row(call_id, signal) for signal in signals])
+        self.db["signals"].insert_all(rows)
+
+    def _insert_opportunities(
+        self,
+        call: dict[str, Any],
+        opportunities: list[Opportunity],
+        history: dict[str, tuple[str, str]],
+        now: str,
+    ) -> None:
+        rows = [_opportunity_row(call, opportunity, history, now) for opportunity in opportunities]
+        self.db["opportunities"].insert_all(_unique_by_id(rows, prefer=_score))
+
+    # reading
+
+    def find_call(self, key: str) -> dict[str, Any] | None:
+        """The call with this id, audio sha256 or source path (the latest processed one)."""
+        for column in ("id", "source_sha256", "source_path"):
+            row = self._first_row(
+                f"SELECT * FROM calls WHERE {column} = ? ORDER BY processed_at DESC, id LIMIT 1", [str(key)]
+            )
+            if row is not None:
+                return row
+        return None
+
+    def call_status(self, sha256: str) -> str | None:
+        row = self._first_row("SELECT status FROM calls WHERE source_sha256 = ?", [sha256])
+        return row["status"] if row else None
+
+    def call_detail(self, key: str) -> dict[str, Any]:
+        """``{"call": row, "segments": [...], "signals": [...], "opportunities": [...]}``."""
+        call = self.find_call(key)
+        if call is None:
+            raise CallNotFound(key)
+        call_id = call["id"]
+        return {
+            "call": call,
+            "segments": self._rows("SELECT * FROM segments WHERE call_id = ? ORDER BY idx", [call_id]),
+            "signals": self._rows("SELECT * FROM signals WHERE call_id = ? ORDER BY start_s, id", [call_id]),
+            "opportunities": self._rows(
+                "SELECT * FROM opportunities WHERE call_id = ? ORDER BY score DESC, id", [call_id]
+            ),
+        }
+
+    def iter_opportunities(
+        self, *, updated_since: str | None = None, with_call: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Opportunities ordered by ``created_at, id``.
+
+        ``updated_since`` keeps those updated after that timestamp (export watermarks);
+        ``with_call`` adds the call's ``source_path``, ``language``, ``recorded_at`` and
+        ``account_manager``.
+        """
+        call_fields = ", c.source_path, c.language, c.recorded_at, c.account_manager" if with_call else ""
+        sql = f"SELECT o.*{call_fields} FROM opportunities o JOIN calls c ON c.id = o.call_id"
+        parameters: list[Any] = []
+        if updated_since is not None:
+            sql += " WHERE o.updated_at > ?"
+            parameters.append(updated_since)
+        yield from self.db.query(sql + " ORDER BY o.created_at, o.id", parameters)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, and calls per status (``calls_done``, ...)."""
+        result = {table: self.db[table].count for table in ("calls", *CHILD_TABLES)}
+        for status in CALL_STATUSES:
+            row = self._first_row("SELECT count(*) AS n FROM calls WHERE status = ?", [status])
+            result[f"calls_{status}"] = row["n"] if row else 0
+        return result
+
+    def _rows(self, sql: str, parameters: list[Any]) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, parameters))
+
+    def _first_row(self, sql: str, parameters: list[Any]) -> dict[str, Any] | None:
+        return next(iter(self.db.query(sql, parameters)), None)
+
+
+def _checked_call_id(record: CallRecord) -> str:
+    expected = call_id_for(record.source_sha256)
+    if record.id != expected:
+        raise ValueError(f"call id {record.id!r} does not match its sha256 (expected {expected!r})")
+    return record.id

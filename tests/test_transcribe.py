@@ -1,0 +1,72 @@
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from callscout.audio import AudioError, count_channels, load_channels
+
+
+def normalise(text: str) -> str:
+    text = text.lstrip("\ufeff").lower()
+    text = re.sub(r"[^\w\s]", " ", text)
+    return " ".join(text.split())
+
+
+def reference(shared, relative_path: str) -> str:
+    for line in (shared / "realaudio" / "manifest.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        columns = line.split("\t")
+        if columns[0] == relative_path:
+            return columns[7]
+    raise KeyError(relative_path)
+
+
+def test_mono_recording_stored_as_identical_stereo_is_one_unknown_speaker(shared_dir):
+    channels = load_channels(shared_dir / "realaudio/thorsten-voice/gt/sample02-gt.wav")
+    assert [c.role for c in channels] == ["unknown"]
+
+
+def test_stereo_channels_get_roles_in_the_configured_order(shared_dir):
+    path = shared_dir / "realaudio/faster-whisper/stereo_diarization.wav"
+    assert count_channels(path) == 2
+    assert [c.role for c in load_channels(path)] == ["agent", "customer"]
+    assert [c.role for c in load_channels(path, "customer,agent")] == ["customer", "agent"]
+    mono = load_channels(path, "mono")
+    assert [c.role for c in mono] == ["unknown"] and mono[0].samples.ndim == 1
+
+
+def test_undecodable_audio_is_one_line_error(tmp_path):
+    bad = tmp_path / "noise.wav"
+    bad.write_bytes(np.random.default_rng(1).bytes(4000))
+    with pytest.raises(AudioError) as info:
+        load_channels(bad)
+    assert str(info.value).startswith("noise.wav: ") and "\n" not in str(info.value)
+
+
+@pytest.mark.slow
+def test_german_word_error_rate_on_real_speech(shared_dir, transcriber):
+    import jiwer
+
+    transcript = transcriber.transcribe_file(shared_dir / "realaudio/azure-customspeech/de-DE_testing/audio.wav")
+    hypothesis = normalise(" ".join(s.text for s in transcript.segments))
+    wer = jiwer.wer(normalise(reference(shared_dir, "azure-customspeech/de-DE_testing/audio.wav")), hypothesis)
+    assert transcript.language == "de" and transcript.language_probability > 0.9
+    assert wer <= 0.15, f"WER {wer:.3f}: {hypothesis}"
+    assert all(s.start is not None and s.end >= s.start for s in transcript.segments)
+
+
+@pytest.mark.slow
+def test_stereo_left_is_agent_right_is_customer(shared_dir, transcriber):
+    transcript = transcriber.transcribe_file(shared_dir / "realaudio/faster-whisper/stereo_diarization.wav")
+    by_role = {role: normalise(" ".join(s.text for s in transcript.segments if s.speaker == role)) for role in ("agent", "customer")}
+    assert "confused complaint against the wizard" in by_role["agent"]
+    assert "horizon seems extremely distant" in by_role["customer"]
+    assert "horizon" not in by_role["agent"] and "wizard" not in by_role["customer"]
+
+
+@pytest.mark.slow
+def test_silence_yields_no_invented_text(tmp_path, transcriber):
+    silence = tmp_path / "silence.wav"
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", str(silence), "trim", "0", "8"], check=True)
+    transcript = transcriber.transcribe_file(silence)
+    assert transcript.segments == []
