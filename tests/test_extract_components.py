@@ -45,3 +45,26 @@ def test_product_matcher_forms():
     view = nlp("we have liability and two bags for the laptops")._.views[0]
     assert {m.product_id for m in matcher.find(view)} == {"liab", "bag", "laptop"}
     assert squash("Haus rat-Versicherung") == "hausratversicherung"
+
+
+def test_hesitations_do_not_split_patterns_but_words_stay():
+    en = build_pipeline("en")("yes my wife and i are off uh to new zealand in january")
+    assert [label for view in en._.views for label, _, _ in view.events] == ["travel_abroad"]
+    assert "uh" not in en._.views[0].words
+    de = build_pipeline("de")("wir ziehen äh im märz um")
+    assert "um" in de._.views[0].words and "äh" not in de._.views[0].words
+    assert [label for view in de._.views for label, _, _ in view.events] == ["moving"]
+
+
+def test_run_on_turns_are_scored_in_pieces():
+    from callscout.extract.needs import run_on_pieces
+
+    nlp = build_pipeline("de")
+    run_on = nlp("gut gut viel los gerade und wir haben jetzt ziemlich viel neu gekauft sofa küche das ganze programm "
+                 "aber da wär's schon blöd wenn da was passiert und dann noch die sache mit dem auto")
+    pieces = run_on_pieces(run_on._.views[0])
+    assert len(pieces) >= 3 and all(len(p.split()) >= 6 for p in pieces)
+    assert " ".join(pieces) == run_on._.views[0].text
+    punctuated = nlp("Gut, gut, viel los gerade, und wir haben jetzt ziemlich viel neu gekauft, Sofa, Küche, "
+                     "das ganze Programm, aber da wär's schon blöd, wenn da was passiert, und dann das Auto.")
+    assert run_on_pieces(punctuated._.views[0]) == []

@@ -116,7 +116,7 @@ def exported_ids(store: Store, target: str) -> set[str]:
 
 def record_export(store: Store, target: str, ids: list[str]) -> None:
     """One ``exports`` row, and every id it contained in ``export_items`` (one transaction)."""
-    with store.db.atomic():
+    with store.write_transaction():
         cursor = store.db.execute(
             "INSERT INTO exports (target, exported_at, count) VALUES (?, ?, ?)", [target, utc_now(), len(ids)]
         )

@@ -229,7 +229,9 @@ class Store:
     def mark_processing(self, record: CallRecord) -> str:
         call_id = _checked_call_id(record)
         row = _call_row(record, status=PROCESSING, error=None, processed_at=self._clock())
-        if not self._upsert_call(row, unless_done=True):
+        with self.write_transaction():  # committed now: no write lock held while the call is transcribed
+            stored = self._upsert_call(row, unless_done=True)
+        if not stored:
             logger.debug("call %s is already done; left as it is", call_id)
         return call_id
 
@@ -237,7 +239,9 @@ class Store:
         """Record a failed call, unless an earlier run completed it (then only log)."""
         call_id = _checked_call_id(record)
         row = _call_row(record, status=FAILED, processed_at=self._clock())
-        if not self._upsert_call(row, unless_done=True):
+        with self.write_transaction():
+            stored = self._upsert_call(row, unless_done=True)
+        if not stored:
             logger.warning("call %s failed again but keeps its earlier result: %s", call_id, record.error)
         return call_id
 

@@ -29,6 +29,9 @@ STORY_WORDS = 25
 # Resolving an unnamed offer ("Nein, bitte nicht") to a product needs a clearer match.
 OFFER_MARGIN = 0.05
 OFFER_EXTRA = 0.10  # above the need threshold
+RUN_ON_WORDS = 20
+PIECE_WORDS = 6
+PUNCTUATION = re.compile(r"[.,;:!?]")
 # How much nearer a need sentence must be to a product than to the average product.
 NEED_MARGIN = 0.25
 
@@ -146,7 +149,34 @@ def need_candidates(turns: list[Turn]) -> tuple[list[str], list[Candidate]]:
             candidates.append(Candidate(turn, view.evidence, (len(texts) - 1,)))
         for (row_a, a), (row_b, b) in zip(kept, kept[1:]):
             candidates.append(Candidate(turn, f"{a.evidence} {b.evidence}", (row_a, row_b)))
+        for view in turn.views:
+            if len(view) < MIN_WORDS or view.has_cue("decline") or view.has_cue("hypothetical"):
+                continue
+            for piece in run_on_pieces(view):
+                texts.append(piece)
+                candidates.append(Candidate(turn, piece, (len(texts) - 1,)))
     return texts, candidates
+
+
+def run_on_pieces(view: SentenceView) -> list[str]:
+    """A whole turn without punctuation (speech-recognition text) is one "sentence", and its
+    embedding blurs every need told in it; so its clauses, gathered into pieces of at least
+    ``PIECE_WORDS`` words, are scored too. Sentences with punctuation give none."""
+    if len(view) <= RUN_ON_WORDS or PUNCTUATION.search(view.evidence):
+        return []
+    pieces, current, clause = [], [], view.clause_of[0]
+    for word, clause_of in zip(view.words, view.clause_of):
+        if clause_of != clause and len(current) >= PIECE_WORDS:
+            pieces.append(current)
+            current = []
+        clause = clause_of
+        current.append(word)
+    if current:
+        if pieces and len(current) < PIECE_WORDS:
+            pieces[-1].extend(current)
+        else:
+            pieces.append(current)
+    return [" ".join(p) for p in pieces] if len(pieces) > 1 else []
 
 
 def present_text(view: SentenceView) -> str:

@@ -34,10 +34,17 @@ def _lemma_table(nlp: Language):
         return {}
 
 
+# Hesitations say nothing and split patterns apart ("we're off, uh, to New Zealand"), so
+# views leave them out: these forms in any language ("äh", "ähm", "öhm", "hmm", "mhm"), and
+# each rule file's own ``hesitations`` (English "um" and "er" are German words).
+HESITATION = re.compile(r"^(ä+h*m*|ö+h*m*|e+hm+|h+m+|m+h+m+)$")
+
+
 class SentenceViews:
-    def __init__(self, nlp: Language, clause_breaks: list[str]):
+    def __init__(self, nlp: Language, clause_breaks: list[str], hesitations: list[str]):
         self.nlp = nlp
         self.clause_breaks = frozenset(clause_breaks)
+        self.hesitations = frozenset(hesitations)
         self._table = None
 
     def _lemma(self, token) -> str:
@@ -58,6 +65,8 @@ class SentenceViews:
                         clause += 1 if clauses and clauses[-1] == clause else 0
                     continue
                 lower = token.lower_
+                if lower in self.hesitations or HESITATION.match(lower):
+                    continue
                 if lower in self.clause_breaks and words:
                     clause += 1 if clauses and clauses[-1] == clause else 0
                 words.append(lower)
@@ -70,9 +79,9 @@ class SentenceViews:
         return doc
 
 
-@Language.factory("callscout_views", default_config={"clause_breaks": []})
-def make_sentence_views(nlp: Language, name: str, clause_breaks: list[str]):
-    return SentenceViews(nlp, clause_breaks)
+@Language.factory("callscout_views", default_config={"clause_breaks": [], "hesitations": []})
+def make_sentence_views(nlp: Language, name: str, clause_breaks: list[str], hesitations: list[str]):
+    return SentenceViews(nlp, clause_breaks, hesitations)
 
 
 COMBO_WINDOW = 6  # words between the two parts of a combo rule ("fliegen ... nach Island")
@@ -172,7 +181,7 @@ def build_pipeline(language: str) -> Language:
     nlp = spacy.blank(language)
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-    nlp.add_pipe("callscout_views", config={"clause_breaks": sorted(rules.clause_breaks)})
+    nlp.add_pipe("callscout_views", config={"clause_breaks": sorted(rules.clause_breaks), "hesitations": sorted(rules.hesitations)})
     nlp.add_pipe("callscout_life_events", config={"language": language})
     nlp.add_pipe("callscout_cues", config={"language": language})
     nlp.initialize()

@@ -35,6 +35,7 @@ class RuleSet:
     language: str
     stopwords: frozenset[str]
     fillers: frozenset[str]
+    hesitations: frozenset[str]
     clause_breaks: frozenset[str]
     life_events: tuple[EventRule, ...]
     sensitive: tuple[EventRule, ...]
@@ -136,6 +137,7 @@ def load_rules(language: str) -> RuleSet:
         language=language,
         stopwords=frozenset(w.lower() for w in data.get("stopwords") or ()),
         fillers=frozenset(w.lower() for w in data.get("fillers") or ()),
+        hesitations=frozenset(w.lower() for w in data.get("hesitations") or ()),
         clause_breaks=frozenset(w.lower() for w in data.get("clause_breaks") or ()),
         life_events=tuple(_event_rule(k, v, where) for k, v in (data.get("life_events") or {}).items()),
         sensitive=tuple(_event_rule(k, v, where) for k, v in (data.get("sensitive") or {}).items()),
