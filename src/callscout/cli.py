@@ -239,6 +239,33 @@ def show(
     typer.echo(render_call(store.call_detail(found["id"])))
 
 
+@app.command()
+def purge(
+    older_than: Annotated[
+        int, typer.Option("--older-than", metavar="DAYS", help="Purge calls recorded (else processed) more than DAYS days ago.")
+    ],
+    db: DbOption = Path("callscout.db"),
+) -> None:
+    """Delete the transcripts of old calls; keep their opportunities (data minimisation)."""
+    from callscout.purge import purge_transcripts
+    from callscout.store import Store
+
+    if older_than < 0:
+        raise fail(f"--older-than must be 0 or more days, got {older_than}", 2)
+    if not db.exists():
+        raise fail(f"{db}: no such store", 2)
+    with Store(db) as store:
+        try:
+            result = purge_transcripts(store, older_than)
+        except OverflowError:  # the cutoff would fall before the year 1
+            raise fail(f"--older-than {older_than} days is out of range", 2) from None
+    typer.echo(
+        f"purged {result.calls} call{'' if result.calls == 1 else 's'}: {result.segments} segments deleted, "
+        f"{result.signals} signal quotes blanked (older than {result.cutoff})",
+        err=True,
+    )
+
+
 @app.command("eval")
 def evaluate(
     gold: Annotated[Path, typer.Argument(help="Annotated calls (JSON Lines).", exists=True, dir_okay=False)],
