@@ -92,6 +92,7 @@ def process(
 
 
 def _run_with_progress(pipeline, paths, customer_pattern, console=None):
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from callscout.inputs import discover
@@ -111,29 +112,31 @@ def _run_with_progress(pipeline, paths, customer_pattern, console=None):
             minutes = progress.tasks[0].fields["minutes"] + (outcome.duration_s or 0.0) / 60
             progress.update(task, advance=1, minutes=minutes)
             if outcome.status == "failed":
-                progress.console.print(f"[red]failed[/red] {outcome.error}", markup=True, highlight=False)
+                progress.console.print(f"[red]failed[/red] {escape(outcome.error or '')}", markup=True, highlight=False)
 
         return pipeline.run(paths, customer_pattern, on_file=advance)
 
 
 def _print_summary(summary, db: Path) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    # File names and errors are data, not markup: "[/x]" in a path must not stop the report.
     console = Console(stderr=True)
     for outcome in summary.outcomes:
         if outcome.status == "skipped":
-            console.print(f"skipped {outcome.path}: {outcome.error}", highlight=False)
-    table = Table(title=f"callscout → {db}")
+            console.print(f"skipped {outcome.path}: {outcome.error}", highlight=False, markup=False)
+    table = Table(title=escape(f"callscout → {db}"))
     for column in ("file", "status", "lang", "seconds", "opportunities"):
         table.add_column(column)
     for o in summary.outcomes:
         if o.status != "skipped":
-            table.add_row(o.path.name, o.status, o.language or "", f"{o.seconds:.1f}", ", ".join(o.opportunities))
+            table.add_row(escape(o.path.name), o.status, o.language or "", f"{o.seconds:.1f}", escape(", ".join(o.opportunities)))
     console.print(table)
     by_product = Counter(p for o in summary.outcomes for p in o.opportunities)
     counts = ", ".join(f"{s}: {summary.count(s)}" for s in ("done", "unchanged", "failed", "skipped"))
-    console.print(f"{counts}; opportunities: {sum(by_product.values())} {dict(by_product.most_common())}")
+    console.print(f"{counts}; opportunities: {sum(by_product.values())} {dict(by_product.most_common())}", markup=False)
 
 
 @app.command()
