@@ -5,6 +5,7 @@
   nothing is executed;
 - SQL-looking sidecar values are stored verbatim, extra sidecar keys cannot set store fields,
   and the tables stay intact;
+- IBANs, phone numbers and e-mail addresses said in a call never reach the store file;
 - a sidecar (or a folder) linking out of the inbox is not read;
 - CSV exports written by the CLI neutralise formula cells that came in through a sidecar or
   the customer's words (tests/test_export*.py check the formatters themselves);
@@ -228,6 +229,30 @@ def test_watch_files_hostile_names_away_under_their_exact_names(tmp_path):
         f"K-{name}" for name in HOSTILE_NAMES
     )
     assert executed_anything(tmp_path) == []
+
+
+# identifiers spoken in a call
+
+
+def test_spoken_identifiers_never_reach_the_store_file(tmp_path):
+    """Extraction reads the raw text in memory; segments, signal and opportunity quotes are stored redacted."""
+    call = write_call(
+        tmp_path / "inbox" / "iban.txt",
+        "Berater: Guten Tag.\n"
+        "Kunde: Wir ziehen um, die neue IBAN ist DE89 3704 0044 0532 0130 00, Handy 0171 2345678, "
+        "Mail anna.muster@example.de.\n",
+    )
+    db = tmp_path / "calls.db"
+    with Store(db) as store:
+        [outcome] = fake_pipeline(store).run([call]).outcomes
+    assert outcome.status == "done" and outcome.opportunities
+    expected = "Wir ziehen um, die neue IBAN ist [IBAN], Handy [PHONE], Mail [EMAIL]."
+    assert query(db, "SELECT text FROM segments WHERE speaker = 'customer'") == [(expected,)]
+    assert {e for (e,) in query(db, "SELECT evidence FROM signals")} == {expected}
+    assert {e for (e,) in query(db, "SELECT evidence FROM opportunities")} == {expected}
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("calls.db*"))
+    for secret in (b"DE89", b"0532 0130", b"2345678", b"anna.muster"):
+        assert secret not in stored, secret
 
 
 # links out of the inbox
