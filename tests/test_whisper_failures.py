@@ -2,7 +2,8 @@
 the repetition guard cuts decoding loops.
 
 The audio tests are ``slow`` (the real base model, through the session fixture ``transcriber``);
-each runs through both decoders, sequential and batched, sharing the one loaded model. The
+each runs through both decoders, sequential and batched (forced, whatever the recording's
+length), sharing the one loaded model. The
 sounds are made with sox (``-R``: the same noise every run). Measured with faster-whisper 1.2.1
 and the base model: every non-speech sound below gives zero segments in both modes (the quiet
 ones, the tone and the melody also with the VAD off), so the tests assert exactly that, not
@@ -64,9 +65,26 @@ def sounds(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(params=["sequential", "batched"])
-def decoder(request, transcriber) -> Transcriber:
-    """The session's model behind either decoder, whatever the default config chooses."""
-    return Transcriber(replace(transcriber.config, batched=request.param == "batched"), model=transcriber.model)
+def decoder(request, transcriber, monkeypatch) -> Transcriber:
+    """The session's model behind either decoder, whatever the default config chooses.
+
+    ``batched`` is forced even for recordings shorter than ``BATCHED_MIN_SECONDS`` (where the
+    default decodes sequentially), so the batched decoder sees these sounds too.
+    ``decoder.engines`` records which decoder each channel actually went through.
+    """
+    batched = request.param == "batched"
+    if batched:
+        monkeypatch.setattr("callscout.transcribe.BATCHED_MIN_SECONDS", 0.0)
+    chosen = Transcriber(replace(transcriber.config, batched=batched), model=transcriber.model)
+    chosen.engines = set()
+    pick = chosen._engine
+
+    def engine(use_batched: bool):
+        chosen.engines.add("batched" if use_batched else "sequential")
+        return pick(use_batched)
+
+    monkeypatch.setattr(chosen, "_engine", engine)
+    return chosen
 
 
 def words(text: str) -> list[str]:
@@ -75,11 +93,12 @@ def words(text: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["tone_440hz", "melody", "white_noise_quiet", "pink_noise_quiet", "silence", "pink_noise_loud"])
-def test_non_speech_yields_no_segments(sounds, decoder, name):
+def test_non_speech_yields_no_segments(sounds, decoder, name, request):
     path = sounds / f"{name}.wav"
     if not path.exists():
         make_sound(sounds, name)
     transcript = decoder.transcribe_file(path)
+    assert decoder.engines == {request.node.callspec.params["decoder"]}
     assert transcript.duration_s == pytest.approx(SECONDS, abs=0.01)  # read whole
     assert transcript.segments == [], [s.text for s in transcript.segments]
 
@@ -112,11 +131,12 @@ def held_call(sounds) -> Path:
 
 
 @pytest.mark.slow
-def test_hold_music_around_speech_adds_no_words_and_keeps_the_language(held_call, decoder):
+def test_hold_music_around_speech_adds_no_words_and_keeps_the_language(held_call, decoder, request):
     import jiwer
 
     speech_only = " ".join(words(" ".join(s.text for s in decoder.transcribe_file(GERMAN_SPEECH).segments)))
     transcript = decoder.transcribe_file(held_call)
+    assert decoder.engines == {request.node.callspec.params["decoder"]}
 
     assert transcript.language == "de" and transcript.language_probability > 0.9  # not misled by 20 s of music
     assert transcript.duration_s == pytest.approx(2 * SECONDS + 34.14, abs=0.02)
