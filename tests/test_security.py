@@ -300,11 +300,6 @@ def test_a_folder_linking_out_of_the_inbox_is_not_entered(tmp_path, outside):
     assert query(db, "SELECT count(*) FROM segments WHERE text LIKE '%Geheimer%'") == [(0,)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="missing protection: inputs.files_in/watch take a call file that is a symlink to a file outside the "
-    "inbox and store what it points to (reported; inputs.py and watch.py are not this test's to change)",
-)
 def test_a_call_file_linking_out_of_the_inbox_is_not_read_by_the_watcher(tmp_path, outside):
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -130,12 +130,24 @@ def is_hidden(name: str) -> bool:
 
 
 def files_in(folder: Path) -> list[Path]:
-    """Files below ``folder``, sorted, without hidden ones and without processed/ and failed/."""
+    """Files below ``folder``, sorted, without hidden ones, without processed/ and failed/,
+    and without links that lead out of the folder (a shared inbox must not read elsewhere)."""
     found = []
+    inside = Path(folder).resolve()
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not is_hidden(d) and d.lower() not in SKIPPED_FOLDERS]
-        found.extend(Path(root) / name for name in files if not is_hidden(name) and not is_sidecar(Path(name)))
+        for name in files:
+            path = Path(root) / name
+            if is_hidden(name) or is_sidecar(path) or not _stays_inside(path, inside):
+                continue
+            found.append(path)
     return sorted(found, key=lambda path: path.relative_to(folder).parts)
+
+
+def _stays_inside(path: Path, folder: Path) -> bool:
+    if not path.is_symlink():
+        return True
+    return path.resolve().is_relative_to(folder)
 
 
 def unsupported_reason(path: Path) -> str:
