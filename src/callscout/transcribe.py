@@ -91,9 +91,10 @@ class Transcriber:
 
     def _engine_options(self, batched: bool) -> dict:
         if batched:
-            # Measured on the ~6 min German bench file (bare default WER 0.145): 30 s chunks
-            # without timestamp tokens (faster-whisper's default) 0.219, with them 0.208;
-            # 20 s chunks with them 0.119, 15 s 0.168. It has no hallucination_silence_threshold:
+            # On the ~6 min German bench file, one run each: 30 s chunks without timestamp
+            # tokens (faster-whisper's default) WER 0.219, with them 0.208; 20 s chunks with
+            # them 0.119 alone, 0.195 in bench/results.md (runs vary with temperature fallback;
+            # bare default 0.124-0.145). It has no hallucination_silence_threshold:
             # its VAD and the repetition guard below keep silence and hold music out.
             return {"batch_size": self.config.batch_size, "without_timestamps": False, "chunk_length": BATCH_CHUNK_SECONDS}
         return {"hallucination_silence_threshold": HALLUCINATION_SILENCE_THRESHOLD}

@@ -139,7 +139,7 @@ def need_candidates(turns: list[Turn]) -> tuple[list[str], list[Candidate]]:
             continue
         kept: list[tuple[int, SentenceView]] = []
         for view in turn.views:
-            if len(view) < MIN_WORDS or view.has_cue("decline") or view.has_cue("hypothetical"):
+            if not worth_embedding(view):
                 continue
             text = present_text(view)
             if not text:
@@ -149,13 +149,16 @@ def need_candidates(turns: list[Turn]) -> tuple[list[str], list[Candidate]]:
             candidates.append(Candidate(turn, view.evidence, (len(texts) - 1,)))
         for (row_a, a), (row_b, b) in zip(kept, kept[1:]):
             candidates.append(Candidate(turn, f"{a.evidence} {b.evidence}", (row_a, row_b)))
-        for view in turn.views:
-            if len(view) < MIN_WORDS or view.has_cue("decline") or view.has_cue("hypothetical"):
-                continue
+        for view in filter(worth_embedding, turn.views):
             for piece in run_on_pieces(view):
                 texts.append(piece)
                 candidates.append(Candidate(turn, piece, (len(texts) - 1,)))
     return texts, candidates
+
+
+def worth_embedding(view: SentenceView) -> bool:
+    """Long enough, and neither declining something nor a vague "maybe someday" wish."""
+    return len(view) >= MIN_WORDS and not view.has_cue("decline") and not view.has_cue("hypothetical")
 
 
 def run_on_pieces(view: SentenceView) -> list[str]:
