@@ -46,6 +46,28 @@ CREATE TABLE opportunities (
     sensitive_call INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
+, held_reason TEXT, pitch_id TEXT, amount REAL, closed_at TEXT);
+CREATE TABLE opportunity_evidence (
+    id TEXT PRIMARY KEY,
+    opportunity_id TEXT NOT NULL,
+    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+    trigger_kind TEXT,
+    trigger_label TEXT,
+    evidence TEXT,
+    speaker TEXT,
+    start_s REAL,
+    end_s REAL,
+    score REAL,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE outcomes (
+    id INTEGER PRIMARY KEY,
+    opportunity_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('won', 'lost', 'open')),
+    amount REAL,
+    closed_at TEXT,
+    source TEXT,
+    imported_at TEXT NOT NULL
 );
 CREATE TABLE segments (
     id TEXT PRIMARY KEY,
@@ -76,6 +98,10 @@ CREATE INDEX idx_exports_target ON exports (target, exported_at);
 CREATE INDEX idx_opportunities_call_id ON opportunities (call_id);
 CREATE INDEX idx_opportunities_customer_id ON opportunities (customer_id);
 CREATE INDEX idx_opportunities_product_id ON opportunities (product_id);
+CREATE INDEX idx_opportunities_status ON opportunities (status);
 CREATE INDEX idx_opportunities_updated_at ON opportunities (updated_at);
+CREATE INDEX idx_opportunity_evidence_call_id ON opportunity_evidence (call_id);
+CREATE INDEX idx_opportunity_evidence_opportunity_id ON opportunity_evidence (opportunity_id);
+CREATE INDEX idx_outcomes_opportunity_id ON outcomes (opportunity_id);
 CREATE INDEX idx_segments_call_id ON segments (call_id);
 CREATE INDEX idx_signals_call_id ON signals (call_id);

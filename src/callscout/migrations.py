@@ -131,6 +131,54 @@ def m003_calls_purged_at(db: Database) -> None:
     db.execute("ALTER TABLE calls ADD COLUMN purged_at TEXT")
 
 
+_CUSTOMER_MEMORY = (
+    # open, held (kept back by the contact policy, see held_reason), won or lost
+    "ALTER TABLE opportunities ADD COLUMN held_reason TEXT",
+    "ALTER TABLE opportunities ADD COLUMN pitch_id TEXT",
+    "ALTER TABLE opportunities ADD COLUMN amount REAL",
+    "ALTER TABLE opportunities ADD COLUMN closed_at TEXT",
+    "CREATE INDEX idx_opportunities_status ON opportunities (status)",
+    """CREATE TABLE opportunity_evidence (
+    id TEXT PRIMARY KEY,
+    opportunity_id TEXT NOT NULL,
+    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+    trigger_kind TEXT,
+    trigger_label TEXT,
+    evidence TEXT,
+    speaker TEXT,
+    start_s REAL,
+    end_s REAL,
+    score REAL,
+    added_at TEXT NOT NULL
+)""",
+    "CREATE INDEX idx_opportunity_evidence_opportunity_id ON opportunity_evidence (opportunity_id)",
+    "CREATE INDEX idx_opportunity_evidence_call_id ON opportunity_evidence (call_id)",
+    """CREATE TABLE outcomes (
+    id INTEGER PRIMARY KEY,
+    opportunity_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('won', 'lost', 'open')),
+    amount REAL,
+    closed_at TEXT,
+    source TEXT,
+    imported_at TEXT NOT NULL
+)""",
+    "CREATE INDEX idx_outcomes_opportunity_id ON outcomes (opportunity_id)",
+)
+
+
+@migrations(name="004_customer_memory")
+def m004_customer_memory(db: Database) -> None:
+    """Customer timeline, contact policy, CRM outcomes and pitch variants.
+
+    ``opportunity_evidence`` holds the evidence later calls of the same customer add to
+    an opportunity that is still open (no foreign key to ``opportunities``, as for
+    ``export_items``). ``outcomes`` is the audit trail of CRM imports; the latest one
+    per opportunity is copied onto ``opportunities.status/amount/closed_at``.
+    """
+    for statement in _CUSTOMER_MEMORY:
+        db.execute(statement)
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return the names that ran."""
     pending = [migration.name for migration in migrations.pending(db)]
