@@ -18,11 +18,11 @@ from callscout.records import CallRecord, CallResult, Opportunity, Segment, Tran
 from callscout.store import Store, call_id_for
 
 
-def save_call(store, name, evidence="Wir ziehen nach Köln um", products=("home_insurance",)):
+def save_call(store, name, evidence="Wir ziehen nach Köln um", products=("home_insurance",), customer="K-7"):
     sha = hashlib.sha256(name.encode()).hexdigest()
     record = CallRecord(
         id=call_id_for(sha), source_path=f"/calls/{name}", source_sha256=sha, status="processing",
-        customer_id="K-7", account_manager="Jörg Weiß", recorded_at="2024-04-30T09:15:00", catalogue="bank",
+        customer_id=customer, account_manager="Jörg Weiß", recorded_at="2024-04-30T09:15:00", catalogue="bank",
     )
     opportunities = [
         Opportunity(product, "Hausrat", "life_event", "relocation", evidence, "customer", 1.0, 3.5, 0.9, "Pitch")
@@ -69,7 +69,7 @@ def test_jsonl_round_trip(store, tmp_path):
 
 def test_csv_round_trip(store, tmp_path):
     save_call(store, "a.wav", products=("home_insurance", "savings_plan"))
-    save_call(store, "b.wav")
+    save_call(store, "b.wav", customer="K-8")
     output = tmp_path / "opportunities.csv"
 
     assert export_opportunities(store, "csv", output) == 3
@@ -119,7 +119,7 @@ def test_empty_store_writes_header_only(store, tmp_path):
 def test_export_since_watermark(store, tmp_path):
     save_call(store, "a.wav")
     watermark = next(store.iter_opportunities())["updated_at"]
-    save_call(store, "b.wav")
+    save_call(store, "b.wav", customer="K-8")  # the same customer would add evidence to a.wav's
     output = tmp_path / "o.jsonl"
     assert export_opportunities(store, "jsonl", output, since=watermark) == 1
     assert json.loads(output.read_text(encoding="utf-8"))["source_path"] == "/calls/b.wav"

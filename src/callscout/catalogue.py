@@ -12,9 +12,12 @@ from pathlib import Path
 
 import yaml
 
+from callscout.records import Pitch
 from callscout.taxonomy import load_taxonomy
 
 PRODUCT_ID = re.compile(r"^[a-z0-9_]+$")
+PITCH_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+DEFAULT_PITCH = "default"
 
 
 class CatalogueError(ValueError):
@@ -27,6 +30,11 @@ class Policy:
     min_score: float = 0.0
     # Drop every opportunity of a call that touched a sensitive topic (health, bereavement).
     suppress_sensitive_calls: bool = False
+    # Contact policy across a customer's calls (see customers.py): a product declined in an
+    # earlier call, or lost in the CRM, is held back this long; 0 turns the cooldown off.
+    decline_cooldown_days: int = 90
+    # At most this many open opportunities per customer (in this catalogue); the rest are held.
+    max_open_per_customer: int = 3
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,8 @@ class Product:
     life_events: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
     complements: tuple[str, ...] = ()
-    pitch: str = ""
+    pitch: str = ""  # the only pitch, or the first of ``pitches``
+    pitches: tuple[Pitch, ...] = ()  # A/B variants; one ``default`` variant when only ``pitch`` is given
 
     @property
     def has_triggers(self) -> bool:
@@ -132,7 +141,14 @@ def _parse_policy(raw: object, fail) -> Policy:
         values["min_score"] = float(score)
     if "suppress_sensitive_calls" in values and not isinstance(values["suppress_sensitive_calls"], bool):
         raise fail("policy field 'suppress_sensitive_calls'", "must be true or false")
+    for key, least in (("decline_cooldown_days", 0), ("max_open_per_customer", 1)):
+        if key in values and not _whole(values[key], least):
+            raise fail(f"policy field '{key}'", f"must be a whole number >= {least}")
     return Policy(**values)
+
+
+def _whole(value: object, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def _parse_product(raw: object, position: int, fail) -> Product:
@@ -148,6 +164,7 @@ def _parse_product(raw: object, position: int, fail) -> Product:
     for key in ("category", "pitch"):
         if key in raw and not isinstance(raw[key], str):
             raise fail(f"{where}, field '{key}'", "not a string")
+    pitches = _parse_pitches(raw, where, fail)
     triggers = raw.get("triggers") or {}
     if not isinstance(triggers, dict):
         raise fail(f"{where}, field 'triggers'", "not a mapping")
@@ -167,8 +184,35 @@ def _parse_product(raw: object, position: int, fail) -> Product:
         life_events=life_events,
         needs=_strings(triggers.get("needs"), f"{where}, field 'triggers.needs'", fail),
         complements=_strings(triggers.get("complements"), f"{where}, field 'triggers.complements'", fail),
-        pitch=(raw.get("pitch") or "").strip(),
+        pitch=pitches[0].text if pitches else "",
+        pitches=pitches,
     )
+
+
+def _parse_pitches(raw: dict, where: str, fail) -> tuple[Pitch, ...]:
+    """``pitches: [{id, text}, ...]`` (A/B variants), else ``pitch`` as the one ``default`` variant."""
+    if "pitches" not in raw:
+        text = (raw.get("pitch") or "").strip()
+        return (Pitch(DEFAULT_PITCH, text),) if text else ()
+    if "pitch" in raw:
+        raise fail(f"{where}, field 'pitches'", "give either 'pitch' or 'pitches', not both")
+    value = raw["pitches"]
+    if not isinstance(value, list) or not value:
+        raise fail(f"{where}, field 'pitches'", "expected a non-empty list of {id, text}")
+    pitches: list[Pitch] = []
+    for position, item in enumerate(value, 1):
+        place = f"{where}, field 'pitches' #{position}"
+        if not isinstance(item, dict) or set(item) - {"id", "text"}:
+            raise fail(place, "expected a mapping with 'id' and 'text'")
+        pitch_id, text = item.get("id"), item.get("text")
+        if not isinstance(pitch_id, str) or not PITCH_ID.match(pitch_id):
+            raise fail(place, "'id' missing or not a slug of [A-Za-z0-9_-]")
+        if any(p.id == pitch_id for p in pitches):
+            raise fail(place, f"duplicate pitch id '{pitch_id}'")
+        if not isinstance(text, str) or not text.strip():
+            raise fail(place, "'text' missing or empty")
+        pitches.append(Pitch(pitch_id, text.strip()))
+    return tuple(pitches)
 
 
 def _strings(value: object, where: str, fail) -> tuple[str, ...]:

@@ -233,10 +233,20 @@ def opportunity_description(row: Row) -> str:
     lines = [
         f"Trigger: {trigger_text(row)}" + (f" (score {row['score']:.2f})" if row.get("score") is not None else ""),
         f"Evidence {evidence_text(row)}",
+        *later_lines(row),
         f"Pitch: {row.get('pitch') or ''}",
         call_line(row),
     ]
     return "\n".join(lines)
+
+
+def later_lines(row: Row) -> list[str]:
+    """One line per later call of the customer that triggered the same opportunity again."""
+    lines = []
+    for evidence in row.get("later_evidence") or []:
+        day = day_of(evidence.get("call_at"))
+        lines.append(f"Again{f' on {day.isoformat()}' if day else ''} ({trigger_text(evidence)}): {evidence_text(evidence)}")
+    return lines
 
 
 def call_line(row: Row) -> str:
@@ -264,6 +274,7 @@ def call_summary(row: Row) -> str:
         lines.append("Customer mentioned: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in heard.items()))
     lines.append(f"Opportunity: {row.get('product_name') or row.get('product_id')} ({trigger_text(row)})")
     lines.append(f"Evidence {evidence_text(row)}")
+    lines.extend(later_lines(row))
     lines.append(f"Pitch: {row.get('pitch') or ''}")
     return "\n".join(lines)
 

@@ -6,9 +6,14 @@ targets (salesforce, hubspot) register ``tables`` instead and write several CSVs
 (see ``crm``). ``since`` exports only what was updated after a timestamp.
 
 Every export records which opportunity ids it contained for its target (format plus
-resolved output path) in ``export_items``; ``since_last`` leaves those out. The set of
-ids, not ``updated_at``, is the watermark: the store bumps ``updated_at`` whenever a
-call is saved again, even when nothing changed.
+resolved output path) in ``export_items``; ``since_last`` leaves those out, unless a later
+call of the same customer added evidence to one after that export (``opportunity_evidence.
+added_at``; a re-saved call keeps its rows' ``added_at``). The set of ids, not
+``updated_at``, is the watermark: the store bumps ``updated_at`` whenever a call is saved
+again, even when nothing changed.
+
+CRM targets leave out opportunities the contact policy held back (``held``) and those the
+CRM itself closed (``won``, ``lost``: sending them again would reset their stage).
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import crm
-from .store import Store, utc_now
+from .store import Store
 
 logger = logging.getLogger("callscout")
 
 CALL_FIELDS = ("source_path", "language", "customer_id", "recorded_at", "account_manager")
+NOT_FOR_CRM = ("held", "won", "lost")  # opportunity statuses the salesforce and hubspot files leave out
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 Row = dict[str, Any]
@@ -91,6 +97,8 @@ def export_opportunities(
     output = Path(output)
     target = export_target(fmt, output)
     rows = list(store.iter_opportunities(updated_since=since, with_call=True))
+    if chosen.tables is not None:
+        rows = [row for row in rows if row["status"] not in NOT_FOR_CRM]
     if since_last:
         already = exported_ids(store, target)
         rows = [row for row in rows if row["id"] not in already]
@@ -110,7 +118,13 @@ def export_target(fmt: str, output: Path) -> str:
 
 
 def exported_ids(store: Store, target: str) -> set[str]:
-    rows = store.db.execute("SELECT opportunity_id FROM export_items WHERE target = ?", [target]).fetchall()
+    """Opportunities an earlier export to ``target`` contained and no call added evidence to since."""
+    rows = store.db.execute(
+        "SELECT i.opportunity_id FROM export_items i JOIN exports x ON x.id = i.export_id WHERE i.target = ?"
+        " AND NOT EXISTS (SELECT 1 FROM opportunity_evidence e"
+        " WHERE e.opportunity_id = i.opportunity_id AND e.added_at > x.exported_at)",
+        [target],
+    ).fetchall()
     return {opportunity_id for (opportunity_id,) in rows}
 
 
@@ -118,7 +132,7 @@ def record_export(store: Store, target: str, ids: list[str]) -> None:
     """One ``exports`` row, and every id it contained in ``export_items`` (one transaction)."""
     with store.write_transaction():
         cursor = store.db.execute(
-            "INSERT INTO exports (target, exported_at, count) VALUES (?, ?, ?)", [target, utc_now(), len(ids)]
+            "INSERT INTO exports (target, exported_at, count) VALUES (?, ?, ?)", [target, store.now(), len(ids)]
         )
         store.db.conn.executemany(
             "INSERT INTO export_items (target, opportunity_id, export_id) VALUES (?, ?, ?)"
@@ -128,7 +142,8 @@ def record_export(store: Store, target: str, ids: list[str]) -> None:
 
 
 def with_call_context(store: Store, rows: list[Row]) -> list[Row]:
-    """Add ``call_duration_s`` and ``call_signals`` (kind, label) to each row, for CRM summaries."""
+    """Add ``call_duration_s``, ``call_signals`` (kind, label) and ``later_evidence`` (what later
+    calls of the customer added: recorded_at, the evidence fields) to each row, for CRM summaries."""
     call_ids = json.dumps(sorted({row["call_id"] for row in rows}))
     durations = dict(
         store.db.execute("SELECT id, duration_s FROM calls WHERE id IN (SELECT value FROM json_each(?))", [call_ids])
@@ -140,10 +155,31 @@ def with_call_context(store: Store, rows: list[Row]) -> list[Row]:
         [call_ids],
     ):
         signals.setdefault(call_id, []).append({"kind": kind, "label": label})
+    later = later_evidence(store, rows)
     return [
-        {**row, "call_duration_s": durations.get(row["call_id"]), "call_signals": signals.get(row["call_id"], [])}
+        {
+            **row,
+            "call_duration_s": durations.get(row["call_id"]),
+            "call_signals": signals.get(row["call_id"], []),
+            "later_evidence": later.get(row["id"], []),
+        }
         for row in rows
     ]
+
+
+def later_evidence(store: Store, rows: list[Row]) -> dict[str, list[Row]]:
+    """Opportunity id -> the evidence other calls added to it, oldest first."""
+    ids = json.dumps(sorted(row["id"] for row in rows))
+    found: dict[str, list[Row]] = {}
+    for evidence in store.db.query(
+        "SELECT e.*, coalesce(c.recorded_at, c.processed_at) AS call_at FROM opportunity_evidence e"
+        " JOIN opportunities o ON o.id = e.opportunity_id JOIN calls c ON c.id = e.call_id"
+        " WHERE e.opportunity_id IN (SELECT value FROM json_each(?)) AND e.call_id != o.call_id"
+        " ORDER BY e.added_at, e.id",
+        [ids],
+    ):
+        found.setdefault(evidence["opportunity_id"], []).append(evidence)
+    return found
 
 
 def export_fields(store: Store) -> list[str]:

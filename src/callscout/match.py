@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from callscout.catalogue import Catalogue, Product
-from callscout.records import Opportunity, Signal
+from callscout.catalogue import DEFAULT_PITCH, Catalogue, Product
+from callscout.records import Opportunity, Pitch, Signal
 
 # How much each kind of trigger is worth relative to the signal's own confidence.
 KIND_WEIGHT = {"life_event": 1.0, "need": 0.95, "complement": 0.85}
@@ -76,4 +77,18 @@ def _opportunity(product: Product, trigger: Trigger, sensitive_call: bool) -> Op
         score=trigger.score,
         pitch=product.pitch,
         sensitive_call=sensitive_call,
+        pitches=product.pitches,
     )
+
+
+def choose_pitch(opportunity_id: str, opportunity: Opportunity) -> Pitch:
+    """The pitch variant for an opportunity: a pure function of its id (A/B tests reproduce).
+
+    The id is a hash already, but hashing it again with a salt keeps the split independent
+    of anything else derived from the id. Without variants, the opportunity's own ``pitch``.
+    """
+    variants = opportunity.pitches
+    if len(variants) < 2:
+        return Pitch(variants[0].id if variants else DEFAULT_PITCH, opportunity.pitch)
+    digest = hashlib.sha256(f"pitch:{opportunity_id}".encode()).digest()
+    return variants[int.from_bytes(digest[:8], "big") % len(variants)]

@@ -6,6 +6,8 @@ not purged yet whose age is more than N days, and in one transaction
 - deletes its segments (the transcript),
 - blanks its signals' evidence (quotes of the transcript; kind, label and times stay, so
   counts and "why" statistics survive),
+- blanks the evidence quotes of its ``opportunity_evidence`` rows (which call triggered
+  which opportunity, and when, stay),
 - keeps its opportunities whole, evidence quote included (already redacted; it is the
   reason a CRM user sees), and
 - sets ``calls.purged_at``, so later purges skip it and a re-run of ``process`` on the same
@@ -34,6 +36,7 @@ class PurgeResult:
     calls: int = 0
     segments: int = 0  # rows deleted
     signals: int = 0  # evidence blanked
+    evidence: int = 0  # opportunity_evidence quotes blanked
 
 
 def purge_transcripts(store: Store, older_than_days: int, now: datetime | None = None) -> PurgeResult:
@@ -76,6 +79,9 @@ def _purge_call(store: Store, call_id: str, now: datetime, result: PurgeResult) 
     result.segments += db.execute("DELETE FROM segments WHERE call_id = ?", [call_id]).rowcount
     result.signals += db.execute(
         "UPDATE signals SET evidence = NULL WHERE call_id = ? AND evidence IS NOT NULL", [call_id]
+    ).rowcount
+    result.evidence += db.execute(
+        "UPDATE opportunity_evidence SET evidence = NULL WHERE call_id = ? AND evidence IS NOT NULL", [call_id]
     ).rowcount
     db.execute("UPDATE calls SET purged_at = ? WHERE id = ?", [now.isoformat(timespec="seconds"), call_id])
     result.calls += 1

@@ -57,6 +57,14 @@ class Signal:
     segment_idx: int | None = None
 
 
+@dataclass(frozen=True)
+class Pitch:
+    """One variant of a product's talking point; ``default`` when the product has only ``pitch``."""
+
+    id: str
+    text: str
+
+
 @dataclass
 class Opportunity:
     product_id: str
@@ -70,6 +78,7 @@ class Opportunity:
     score: float
     pitch: str
     sensitive_call: bool = False
+    pitches: tuple[Pitch, ...] = ()  # the product's variants; the store picks one by the opportunity id
 
 
 @dataclass

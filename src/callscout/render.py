@@ -25,9 +25,19 @@ def render_call(detail: dict) -> str:
     lines.append("opportunities:")
     for o in detail["opportunities"]:
         flag = "  (sensitive call)" if o.get("sensitive_call") else ""
-        lines.append(f"  {o['product_name']} [{o['trigger_kind']}: {o['trigger_label']}] score {o['score']:.2f}{flag}")
+        status = o.get("status") or "open"
+        lines.append(
+            f"  {o['product_name']} [{o['trigger_kind']}: {o['trigger_label']}] score {o['score']:.2f}  {status}{flag}"
+        )
+        if o.get("held_reason"):
+            lines.append(f"      held: {o['held_reason']}")
         lines.append(f"      evidence: \"{o['evidence']}\" at {_clock(o['start_s'])}")
-        lines.append(f"      pitch: {o['pitch']}")
+        lines.append(f"      pitch ({o.get('pitch_id') or 'default'}): {o['pitch']}")
+    for o in detail.get("appended", []):
+        lines.append(
+            f"  {o['product_name']} [{o['trigger_kind']}: {o['trigger_label']}] again: evidence added to "
+            f"opportunity {o['id']} of call {o['call_id']} ({o['status']})"
+        )
     return "\n".join(lines)
 
 

@@ -4,6 +4,11 @@ Ids are stable, so processing the same audio again replaces rows instead of addi
 them. A call's complete result is only ever replaced by another complete result:
 ``mark_processing`` and ``save_failure`` leave a call that is already ``done`` as it
 is (its data stays valid; the failure is logged).
+
+Calls of the same customer share opportunities: where a call triggers a product that
+already has an open opportunity from another call, it adds an ``opportunity_evidence``
+row to that one instead of a duplicate, and the contact policy may hold a new one back
+(``customers.place``). Every call that triggered an opportunity has one evidence row.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .catalogue import Policy
+from .customers import Placement, Previous, load_history, load_previous, place
+from .match import choose_pitch
 from .migrations import apply_migrations, migrations
 from .records import CallRecord, CallResult, Opportunity, Segment, Signal
 
@@ -34,6 +42,9 @@ OPEN = "open"
 BUSY_TIMEOUT_MS = 30_000
 CHILD_TABLES = ("segments", "signals", "opportunities")
 CALL_COLUMNS = tuple(f.name for f in fields(CallRecord))
+EVIDENCE_FIELDS = ("trigger_kind", "trigger_label", "evidence", "speaker", "start_s", "end_s", "score")
+# What an opportunity keeps when its call is saved again (CRM outcomes, the policy's decision).
+KEPT_FIELDS = ("created_at", "status", "held_reason", "amount", "closed_at")
 
 
 class CallNotFound(KeyError):
@@ -51,6 +62,10 @@ def call_id_for(sha256: str) -> str:
 
 def opportunity_id_for(call_id: str, product_id: str) -> str:
     return _short_hash(f"{call_id}:{product_id}")
+
+
+def evidence_id_for(opportunity_id: str, call_id: str) -> str:
+    return _short_hash(f"{opportunity_id}:{call_id}")
 
 
 def signal_id_for(call_id: str, signal: Signal) -> str:
@@ -111,15 +126,11 @@ def _signal_row(call_id: str, signal: Signal) -> dict[str, Any]:
     return row
 
 
-def _opportunity_row(
-    call: dict[str, Any],
-    opportunity: Opportunity,
-    history: dict[str, tuple[str, str]],
-    now: str,
-) -> dict[str, Any]:
+def _opportunity_row(call: dict[str, Any], opportunity: Opportunity, now: str) -> dict[str, Any]:
     row = asdict(opportunity)
+    del row["pitches"]
     opportunity_id = opportunity_id_for(call["id"], opportunity.product_id)
-    created_at, status = history.get(opportunity_id, (now, OPEN))
+    pitch = choose_pitch(opportunity_id, opportunity)
     row.update(
         id=opportunity_id,
         call_id=call["id"],
@@ -128,11 +139,32 @@ def _opportunity_row(
         start_s=row.pop("start"),
         end_s=row.pop("end"),
         sensitive_call=int(opportunity.sensitive_call or call["sensitive"]),
-        status=status,
-        created_at=created_at,
+        pitch=pitch.text,
+        pitch_id=pitch.id,
+        status=OPEN,
+        held_reason=None,
+        amount=None,
+        closed_at=None,
+        created_at=now,
         updated_at=now,
     )
     return row
+
+
+def _placed_row(row: dict[str, Any], placement: Placement) -> dict[str, Any]:
+    if placement.kept is not None:
+        return {**row, **{key: placement.kept[key] for key in KEPT_FIELDS}}
+    return {**row, "status": placement.status, "held_reason": placement.held_reason}
+
+
+def _evidence_row(opportunity_id: str, call_id: str, source: dict[str, Any], added_at: str) -> dict[str, Any]:
+    return {
+        "id": evidence_id_for(opportunity_id, call_id),
+        "opportunity_id": opportunity_id,
+        "call_id": call_id,
+        **{key: source[key] for key in EVIDENCE_FIELDS},
+        "added_at": added_at,
+    }
 
 
 def _unique_by_id(rows: list[dict[str, Any]], prefer: Callable[[dict], Any] | None = None) -> list[dict]:
@@ -152,12 +184,21 @@ def _score(row: dict[str, Any]) -> float:
 class Store:
     """Calls and their findings in one SQLite file (or ``":memory:"``)."""
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], str] = utc_now):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], str] = utc_now,
+        policies: dict[str, Policy] | None = None,
+    ):
+        """``policies``: the contact policy per catalogue name (``customers``); a catalogue
+        not named here gets the default ``Policy()``."""
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.path)
         self._clock = clock
+        self.policies = dict(policies or {})
         self._configure()
         self._migrate()
 
@@ -195,6 +236,10 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
+    def now(self) -> str:
+        """The store's clock (UTC, ISO 8601); injectable for tests."""
+        return self._clock()
+
     def __enter__(self) -> Store:
         return self
 
@@ -206,23 +251,25 @@ class Store:
 
     # writing
 
-    def save_call(self, record: CallRecord, result: CallResult) -> str:
+    def save_call(self, record: CallRecord, result: CallResult, *, policy: Policy | None = None) -> str:
         """Write a finished call and replace its segments, signals and opportunities atomically.
 
         Re-saving the same result changes only ``processed_at`` and ``updated_at``;
-        an opportunity keeps its ``created_at`` and ``status`` (set by CRM users).
+        an opportunity keeps its ``created_at``, ``status``, ``held_reason`` and CRM
+        outcome. ``policy`` defaults to ``policies[record.catalogue]``, else ``Policy()``.
         """
         call_id = _checked_call_id(record)
         now = self._clock()
         call = _done_call_row(record, result, now)
+        policy = policy or self.policies.get(call["catalogue"] or "") or Policy()
         with self.write_transaction():
-            history = self._opportunity_history(call_id)
+            previous = load_previous(self.db, call_id)
             self._upsert_call(call)
             self.db.execute("UPDATE calls SET purged_at = NULL WHERE id = ?", [call_id])
             self._delete_children(call_id)
             self._insert_segments(call_id, result.transcript.segments)
             self._insert_signals(call_id, result.signals)
-            self._insert_opportunities(call, result.opportunities, history, now)
+            self._save_opportunities(call, result.opportunities, previous, policy, now)
         logger.debug("saved call %s (%d opportunities)", call_id, len(result.opportunities))
         return call_id
 
@@ -253,14 +300,8 @@ class Store:
         sql = f"INSERT INTO calls ({columns}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET {updates}{condition}"
         return self.db.execute(sql, row).rowcount > 0
 
-    def _opportunity_history(self, call_id: str) -> dict[str, tuple[str, str]]:
-        rows = self.db.execute(
-            "SELECT id, created_at, status FROM opportunities WHERE call_id = ?", [call_id]
-        ).fetchall()
-        return {opportunity_id: (created_at, status) for opportunity_id, created_at, status in rows}
-
     def _delete_children(self, call_id: str) -> None:
-        for table in CHILD_TABLES:
+        for table in (*CHILD_TABLES, "opportunity_evidence"):
             self.db.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
 
     def _insert_segments(self, call_id: str, segments: list[Segment]) -> None:
@@ -271,15 +312,47 @@ class Store:
         rows = _unique_by_id([_signal_row(call_id, signal) for signal in signals])
         self.db["signals"].insert_all(rows)
 
-    def _insert_opportunities(
+    def _save_opportunities(
         self,
         call: dict[str, Any],
         opportunities: list[Opportunity],
-        history: dict[str, tuple[str, str]],
+        previous: Previous,
+        policy: Policy,
         now: str,
     ) -> None:
-        rows = [_opportunity_row(call, opportunity, history, now) for opportunity in opportunities]
-        self.db["opportunities"].insert_all(_unique_by_id(rows, prefer=_score))
+        """Place each opportunity (own row or evidence for another call's, ``customers.place``);
+        every placement gets an evidence row, whose ``added_at`` survives a re-save."""
+        rows = _unique_by_id([_opportunity_row(call, o, now) for o in opportunities], prefer=_score)
+        rows.sort(key=lambda row: (-_score(row), row["product_id"]))
+        history = load_history(self.db, call, policy)
+        placements = place([(row["product_id"], row["id"]) for row in rows], previous, history, policy)
+        own, evidence, appended = [], [], set()
+        for row, placement in zip(rows, placements):
+            if placement.append:
+                appended.add(placement.opportunity_id)
+            else:
+                own.append(_placed_row(row, placement))
+            evidence_id = evidence_id_for(placement.opportunity_id, call["id"])
+            evidence.append(_evidence_row(placement.opportunity_id, call["id"], row, previous.added_at.get(evidence_id, now)))
+        own.extend(self._still_evidenced(previous, {row["product_id"] for row in rows}, now))
+        self.db["opportunities"].insert_all(own)
+        self.db["opportunity_evidence"].insert_all(evidence)
+        for opportunity_id in sorted(appended):
+            self.db.execute("UPDATE opportunities SET updated_at = ? WHERE id = ?", [now, opportunity_id])
+
+    def _still_evidenced(self, previous: Previous, products: set[str], now: str) -> list[dict[str, Any]]:
+        """This call's earlier opportunities it no longer triggers but later calls added evidence
+        to: kept (same id, status and outcome), their evidence taken from the earliest other call."""
+        kept = []
+        for product_id, row in previous.own.items():
+            if product_id in products:
+                continue
+            other = self._first_row(
+                "SELECT * FROM opportunity_evidence WHERE opportunity_id = ? ORDER BY added_at, id LIMIT 1", [row["id"]]
+            )
+            if other is not None:
+                kept.append({**row, **{key: other[key] for key in EVIDENCE_FIELDS}, "updated_at": now})
+        return kept
 
     # reading
 
@@ -298,7 +371,8 @@ class Store:
         return row["status"] if row else None
 
     def call_detail(self, key: str) -> dict[str, Any]:
-        """``{"call": row, "segments": [...], "signals": [...], "opportunities": [...]}``."""
+        """``{"call": row, "segments": [...], "signals": [...], "opportunities": [...], "appended": [...]}``;
+        ``appended``: other calls' opportunities this call added evidence to."""
         call = self.find_call(key)
         if call is None:
             raise CallNotFound(key)
@@ -309,6 +383,13 @@ class Store:
             "signals": self._rows("SELECT * FROM signals WHERE call_id = ? ORDER BY start_s, id", [call_id]),
             "opportunities": self._rows(
                 "SELECT * FROM opportunities WHERE call_id = ? ORDER BY score DESC, id", [call_id]
+            ),
+            "appended": self._rows(
+                "SELECT o.id, o.call_id, o.product_id, o.product_name, o.status, o.held_reason, o.pitch_id,"
+                " e.trigger_kind, e.trigger_label, e.evidence, e.start_s, e.score"
+                " FROM opportunity_evidence e JOIN opportunities o ON o.id = e.opportunity_id"
+                " WHERE e.call_id = ? AND o.call_id != ? ORDER BY e.score DESC, o.id",
+                [call_id, call_id],
             ),
         }
 
