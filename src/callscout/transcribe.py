@@ -137,18 +137,32 @@ def _device(choice: str) -> str:
 
 def without_repetitions(segments) -> list[Segment]:
     """Cut decoding loops: collapse a phrase repeated more than ``MAX_REPEATS`` times in a
-    row to one, drop a segment that only repeats the one before it, and drop segments
-    without a single word (the base model writes "..." for a tone when VAD is off)."""
+    row to one, drop a segment that repeats the one before it over the same stretch of
+    audio, and drop segments without a single word (the base model writes "..." for a
+    tone when VAD is off).
+
+    The same words said again later are speech, not a loop: dropping every repeated
+    segment cut seven real "Mist, wieder nichts geschafft." takes from the ~6 min bench
+    file and raised its WER from 0.119 to 0.195.
+    """
     kept: list[Segment] = []
     for segment in segments:
         text = collapse_loops(segment.text)
         if not _normalised(text.split()):  # "..." or "♪": no word at all
             continue
-        if kept and _normalised(text.split()) == _normalised(kept[-1].text.split()):
+        if kept and _same_words_same_audio(segment, text, kept[-1]):
             log.debug("dropped a segment repeating the previous one at %.1f s", segment.start or 0.0)
             continue
         kept.append(replace(segment, text=text))
     return kept
+
+
+def _same_words_same_audio(segment: Segment, text: str, previous: Segment) -> bool:
+    if _normalised(text.split()) != _normalised(previous.text.split()):
+        return False
+    if segment.start is None or previous.end is None:
+        return True
+    return segment.start < previous.end
 
 
 def collapse_loops(text: str, max_repeats: int = MAX_REPEATS) -> str:
