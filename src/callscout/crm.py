@@ -13,9 +13,12 @@ or TOML mapping file::
       deal: {external_id: callscout_id}
       values: {pipeline: default, stage: appointmentscheduled}
     amounts: {hausrat: 180}          # product id -> deal amount
+    outcomes:                        # reading the CRM's export back (``outcomes``)
+      columns: {opportunity_id: Deal ID, status: Deal Stage, closed_at: Close Date}
+      statuses: {Verloren: lost}     # CRM stage -> won, lost or open
 
-A column mapped to ``null`` or ``""`` is left out. Keys may be written ``external_id`` or
-``External ID``.
+A column mapped to ``null`` or ``""`` is left out (for ``outcomes.columns``: recognised by
+its usual names). Keys may be written ``external_id`` or ``External ID``.
 """
 
 from __future__ import annotations
@@ -80,7 +83,13 @@ DEFAULTS: dict[str, Any] = {
         "values": {"pipeline": "default", "stage": "appointmentscheduled", "close_days": 30},
     },
     "amounts": {},
+    "outcomes": {
+        # None: found by its usual names (outcomes.COLUMN_NAMES)
+        "columns": {"opportunity_id": None, "status": None, "amount": None, "closed_at": None},
+        "statuses": {},  # CRM stage or status -> won, lost or open
+    },
 }
+OUTCOME_STATUSES = ("won", "lost", "open")
 
 DERIVED_COLUMNS = {
     (SALESFORCE, "task", "opportunity"): lambda external_id: f"Opportunity:What.{external_id}",
@@ -120,6 +129,21 @@ class Mapping:
 
     def amount(self, product_id: str) -> float | str:
         return self.data["amounts"].get(product_id, "")
+
+    def outcome_columns(self) -> dict[str, str | None]:
+        """Outcome field -> the CRM export's column header (None: recognise it by name)."""
+        return dict(self.data["outcomes"]["columns"])
+
+    def outcome_statuses(self) -> dict[str, str]:
+        """CRM stage -> won, lost or open: the mapping's ``outcomes.statuses``, and the stages
+        the exports write for new opportunities (still open)."""
+        statuses = {self.value(target, "stage"): "open" for target in (SALESFORCE, HUBSPOT)}
+        statuses.update(self.data["outcomes"]["statuses"])
+        return statuses
+
+    def external_id_columns(self) -> list[str]:
+        """The external-id column of each CRM target (an outcomes file may use either)."""
+        return [self.data[target][EXTERNAL_ID_TABLE[target]]["external_id"] for target in (SALESFORCE, HUBSPOT)]
 
 
 def companion_path(output: Path, suffix: str) -> Path:
@@ -166,6 +190,8 @@ def _merge(into: dict[str, Any], given: dict[str, Any], name: str, where: list[s
         place = ".".join([*where, key])
         if where == ["amounts"]:
             into[str(raw_key)] = _amount(value, name, place)
+        elif where == ["outcomes", "statuses"]:
+            into[str(raw_key)] = _outcome_status(value, name, place)
         elif key not in into:
             known = ", ".join(sorted(into))
             raise MappingError(f"{name}: unknown key '{place}' (known here: {known})")
@@ -187,6 +213,12 @@ def _setting(default: Any, value: Any, name: str, place: str, *, is_column: bool
     if isinstance(default, str) and not isinstance(value, str):
         raise MappingError(f"{name}: '{place}' must be text")
     return value
+
+
+def _outcome_status(value: Any, name: str, place: str) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in OUTCOME_STATUSES:
+        raise MappingError(f"{name}: '{place}' must be one of {', '.join(OUTCOME_STATUSES)}")
+    return value.strip().lower()
 
 
 def _amount(value: Any, name: str, place: str) -> float:
