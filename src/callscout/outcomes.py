@@ -48,7 +48,9 @@ STATUS_SPELLINGS = {
 }  # fmt: skip
 DATE_FORMATS = ("%d.%m.%Y", "%Y/%m/%d")  # besides ISO 8601
 CURRENCY = re.compile(r"^(?:[A-Z]{3}|[€$£])\s*|\s*(?:[A-Z]{3}|[€$£])$")
-THOUSANDS = {",": re.compile(r"^\d{1,3}(,\d{3})+$"), ".": re.compile(r"^\d{1,3}(\.\d{3}){2,}$")}
+# Amounts have at most two decimals: one separator kind followed by groups of three digits
+# separates thousands ("1,500", "1.200" are 1500 and 1200).
+THOUSANDS = re.compile(r"^\d{1,3}([.,])\d{3}(\1\d{3})*$")
 
 
 class OutcomesError(ValueError):
@@ -192,14 +194,14 @@ def parse_status(text: str, extra: dict[str, str] | None = None) -> str:
 
 
 def parse_amount(text: str) -> float | None:
-    """A non-negative amount: ``1234.5``, ``1,234.50``, ``1.234,50``, ``EUR 99``; empty: None."""
+    """A non-negative amount: ``1234.5``, ``1,234.50``, ``1.234,50``, ``1.200``, ``EUR 99``; empty: None."""
     if not text:
         return None
     number = CURRENCY.sub("", text.strip()).replace(" ", "").replace("\u00a0", "")
     if "," in number and "." in number:
         decimal = "," if number.rfind(",") > number.rfind(".") else "."
         number = number.replace("." if decimal == "," else ",", "").replace(decimal, ".")
-    elif THOUSANDS[","].match(number) or THOUSANDS["."].match(number):
+    elif THOUSANDS.match(number):
         number = number.replace(",", "").replace(".", "")
     else:
         number = number.replace(",", ".")
