@@ -259,7 +259,8 @@ def print_summary(data: ReportData, console=None) -> None:
         f"{data.calls} calls, {data.calls_with_opportunity} with an opportunity "
         f"(cross-selling rate {percent(data.cross_selling_rate)}); {total.opportunities} opportunities "
         f"({data.held} held back); won {total.won}, lost {total.lost}, open {total.open}; "
-        f"conversion {percent(total.conversion)} [{interval(total.interval)}]; revenue {money(total.revenue)}",
+        + (f"conversion {percent(total.conversion)} [{interval(total.interval)}]" if total.decided else "no outcomes yet")
+        + f"; revenue {money(total.revenue)}",
         markup=False,
         highlight=False,
     )

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .report import ABTest, Outcomes, Week
 
@@ -69,6 +70,7 @@ def weekly_chart(weeks: list[Week]) -> str:
         axes.set_xticks(list(positions)[::step], names[::step], rotation=45 if len(weeks) > 8 else 0,
                         ha="right" if len(weeks) > 8 else "center")
         axes.set_ylabel("count")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         rate = axes.twinx()
         dense = len(weeks) > MAX_TICKS
         rates = [_percent(w.cross_selling_rate) for w in weeks]
@@ -95,7 +97,8 @@ def outcomes_chart(name: str, title: str, rows: list[Outcomes]) -> str:
             axes.barh(labels, values, left=left, color=COLOURS[status], label=status)
             left = [a + b for a, b in zip(left, values)]
         axes.set_xlabel("opportunities")
-        axes.legend(loc="lower right", frameon=False)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.legend(loc="lower right", bbox_to_anchor=(1, 1), frameon=False, ncols=3)
         more = f" (top {MAX_BARS} of {len(rows)})" if len(rows) > MAX_BARS else ""
         axes.set_title(title + more, loc="left")
         return to_svg(figure)

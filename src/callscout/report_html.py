@@ -116,7 +116,8 @@ def _kpis(data: ReportData) -> str:
         ("cross-selling-rate", "cross-selling rate", percent(data.cross_selling_rate), "calls with an opportunity / calls"),
         ("opportunities", "opportunities", str(total.opportunities), f"{data.held} held back (not counted)"),
         ("outcomes", "won / lost / open", f"{total.won} / {total.lost} / {total.open}", ""),
-        ("conversion", "conversion rate", percent(total.conversion), f"95% CI {interval(total.interval)}; won / (won + lost)"),
+        ("conversion", "conversion rate", percent(total.conversion),
+         f"95% CI {interval(total.interval)}; won / (won + lost)" if total.decided else "no won or lost ones yet"),
         ("revenue", "revenue (won)", money(total.revenue), ""),
     )
     return '<div class="kpis">' + "".join(
