@@ -67,6 +67,22 @@ def test_valid_catalogue(tmp_path):
         (VALID.replace("complements: [phone]", "upsell: [phone]"),
          "product 'case', field 'triggers.upsell': unknown trigger"),
         ("catalogue: x\nproducts: []\n", "field 'products': missing or not a non-empty list"),
+        (VALID.replace("max_opportunities_per_call: 2", "max_open_per_customer: 0"),
+         "policy field 'max_open_per_customer': must be a whole number >= 1"),
+        (VALID.replace("max_opportunities_per_call: 2", "decline_cooldown_days: -1"),
+         "policy field 'decline_cooldown_days': must be a whole number >= 0"),
+        (VALID.replace("max_opportunities_per_call: 2", "decline_cooldown_days: 1.5"),
+         "policy field 'decline_cooldown_days': must be a whole number >= 0"),
+        (VALID.replace("    pitch: Eine Hülle schützt.", "    pitch: x\n    pitches: [{id: a, text: y}]"),
+         "product 'case', field 'pitches': give either 'pitch' or 'pitches', not both"),
+        (VALID.replace("    pitch: Eine Hülle schützt.", "    pitches: [{id: a, text: x}, {id: a, text: y}]"),
+         "product 'case', field 'pitches' #2: duplicate pitch id 'a'"),
+        (VALID.replace("    pitch: Eine Hülle schützt.", "    pitches: [{id: a, text: ''}]"),
+         "product 'case', field 'pitches' #1: 'text' missing or empty"),
+        (VALID.replace("    pitch: Eine Hülle schützt.", "    pitches: [{id: 'a b', text: x}]"),
+         "product 'case', field 'pitches' #1: 'id' missing or not a slug"),
+        (VALID.replace("    pitch: Eine Hülle schützt.", "    pitches: []"),
+         "product 'case', field 'pitches': expected a non-empty list of {id, text}"),
         ("products: [", "not valid YAML"),
     ],
 )
@@ -78,6 +94,27 @@ def test_broken_catalogue_names_file_product_and_field(tmp_path, broken, message
     assert text.startswith(f"{path}: ")
     assert message in text
     assert "\n" not in text
+
+
+def test_policy_defaults_and_contact_keys(tmp_path):
+    catalogue = load_catalogue(write(tmp_path, VALID))
+    assert (catalogue.policy.decline_cooldown_days, catalogue.policy.max_open_per_customer) == (90, 3)
+    text = VALID.replace("max_opportunities_per_call: 2", "decline_cooldown_days: 30\n  max_open_per_customer: 5")
+    policy = load_catalogue(write(tmp_path, text)).policy
+    assert (policy.decline_cooldown_days, policy.max_open_per_customer, policy.max_opportunities_per_call) == (30, 5, 4)
+
+
+def test_pitch_variants(tmp_path):
+    text = VALID.replace(
+        "    pitch: Eine Hülle schützt.",
+        "    pitches:\n      - {id: schutz, text: Eine Hülle schützt.}\n      - {id: stil, text: ' Passt zu Ihrem Stil. '}",
+    )
+    case = load_catalogue(write(tmp_path, text)).product("case")
+    assert [(p.id, p.text) for p in case.pitches] == [("schutz", "Eine Hülle schützt."), ("stil", "Passt zu Ihrem Stil.")]
+    assert case.pitch == "Eine Hülle schützt."
+    single = load_catalogue(write(tmp_path, VALID)).product("case")
+    assert [(p.id, p.text) for p in single.pitches] == [("default", "Eine Hülle schützt.")]
+    assert load_catalogue(write(tmp_path, VALID)).product("phone").pitches == ()
 
 
 def test_missing_catalogue_file(tmp_path):

@@ -3,8 +3,9 @@ from __future__ import annotations
 import dataclasses
 
 from callscout.catalogue import Policy, parse_catalogue
-from callscout.match import match_opportunities
-from callscout.records import Signal
+from callscout.match import choose_pitch, match_opportunities
+from callscout.records import Pitch, Signal
+from callscout.store import Store, opportunity_id_for
 
 CATALOGUE = parse_catalogue(
     {
@@ -55,3 +56,61 @@ def test_cut_and_min_score():
     assert len(match_opportunities(signals, CATALOGUE, apply_policy=False)) == 3
     picky = dataclasses.replace(CATALOGUE, policy=Policy(min_score=0.8))
     assert {o.product_id for o in match_opportunities(signals, picky)} == {"home", "liab"}
+
+
+EXPECTED_AB = "abbabaaabaaa"  # choose_pitch for the ids 0000000000000000 .. 000000000000000b
+AB = parse_catalogue(
+    {
+        "catalogue": "ab",
+        "products": [
+            {"id": "home", "name": "Home", "triggers": {"life_events": ["moving"]},
+             "pitches": [{"id": "a", "text": "Pitch A."}, {"id": "b", "text": "Pitch B."}]},
+            {"id": "liab", "name": "Liability", "triggers": {"life_events": ["moving"]}, "pitch": "Only one."},
+        ],
+    }
+)
+
+
+def test_opportunities_carry_the_products_pitch_variants():
+    home, liab = match_opportunities([signal("life_event", "moving")], AB)
+    assert home.pitches == (Pitch("a", "Pitch A."), Pitch("b", "Pitch B."))
+    assert liab.pitches == (Pitch("default", "Only one."),)
+
+
+def test_pitch_variant_is_a_pure_function_of_the_opportunity_id():
+    home, liab = match_opportunities([signal("life_event", "moving")], AB)
+    chosen = [choose_pitch(f"{n:016x}", home).id for n in range(12)]
+    # Fixed for ever: the same ids get the same variants on any machine, in any run.
+    assert chosen == [choose_pitch(f"{n:016x}", dataclasses.replace(home)).id for n in range(12)]
+    assert "".join(chosen) == EXPECTED_AB
+    assert chosen.count("a") > 2 and chosen.count("b") > 2
+    assert {choose_pitch(f"{n:016x}", liab) for n in range(5)} == {Pitch("default", "Only one.")}
+    no_variants = dataclasses.replace(liab, pitches=())
+    assert choose_pitch("x", no_variants) == Pitch("default", "Only one.")
+
+
+def test_store_records_the_chosen_pitch(tmp_path):
+    import hashlib
+
+    from callscout.records import CallRecord, CallResult, Transcript
+    from callscout.store import call_id_for
+
+    rows = {}
+    with Store(":memory:") as store:
+        for n in range(8):
+            sha = hashlib.sha256(f"call {n}".encode()).hexdigest()
+            record = CallRecord(call_id_for(sha), f"/c/{n}.txt", sha, "processing", catalogue="ab")
+            result = CallResult(Transcript([]), [], match_opportunities([signal("life_event", "moving")], AB))
+            store.save_call(record, result)
+            store.save_call(record, result)  # saved again: the same variant
+        for row in store.db.query("SELECT id, call_id, product_id, pitch_id, pitch FROM opportunities"):
+            rows[row["id"]] = row
+    home = match_opportunities([signal("life_event", "moving")], AB)[0]
+    for row in rows.values():
+        assert row["id"] == opportunity_id_for(row["call_id"], row["product_id"])
+        if row["product_id"] == "home":
+            expected = choose_pitch(row["id"], home)
+            assert (row["pitch_id"], row["pitch"]) == (expected.id, expected.text)
+        else:
+            assert (row["pitch_id"], row["pitch"]) == ("default", "Only one.")
+    assert {row["pitch_id"] for row in rows.values() if row["product_id"] == "home"} == {"a", "b"}

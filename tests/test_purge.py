@@ -29,7 +29,7 @@ HOCHZEIT = ROOT / "fixtures" / "calls" / "kunde_hochzeit.txt"
 OLD_CALL = "Berater: Guten Tag, hier ist die Filiale Zwickau.\nKunde: Wir ziehen nächsten Monat nach Leipzig um.\n"
 NEW_CALL = "Berater: Guten Tag, hier ist die Filiale Görlitz.\nKunde: Wir ziehen bald nach Dresden um.\n"
 OLD_ONLY = "Filiale Zwickau"
-TABLES = ("calls", "segments", "signals", "opportunities")
+TABLES = ("calls", "segments", "signals", "opportunities", "opportunity_evidence")
 
 
 def rows(db, table: str, call_id: str) -> list[dict]:
@@ -97,6 +97,11 @@ def test_old_call_loses_its_transcript_and_quotes_but_keeps_opportunities(calls)
     assert [{k: s[k] for k in keep} for s in after["signals"]] == [{k: s[k] for k in keep} for s in before_old["signals"]]
     assert after["opportunities"] == before_old["opportunities"]  # evidence quote included
     assert all(o["evidence"] for o in after["opportunities"])
+    # Which call triggered which opportunity stays; the quotes of the call go.
+    assert len(before_old["opportunity_evidence"]) == len(before_old["opportunities"]) == result.evidence
+    assert all(e["evidence"] for e in before_old["opportunity_evidence"])
+    assert [e["evidence"] for e in after["opportunity_evidence"]] == [None] * result.evidence
+    assert [{**e, "evidence": None} for e in before_old["opportunity_evidence"]] == after["opportunity_evidence"]
     [call] = after["calls"]
     assert call["purged_at"] is not None and call["status"] == "done"
     assert {k: v for k, v in call.items() if k != "purged_at"} == {
