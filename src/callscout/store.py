@@ -43,8 +43,9 @@ BUSY_TIMEOUT_MS = 30_000
 CHILD_TABLES = ("segments", "signals", "opportunities")
 CALL_COLUMNS = tuple(f.name for f in fields(CallRecord))
 EVIDENCE_FIELDS = ("trigger_kind", "trigger_label", "evidence", "speaker", "start_s", "end_s", "score")
-# What an opportunity keeps when its call is saved again (CRM outcomes, the policy's decision).
-KEPT_FIELDS = ("created_at", "status", "held_reason", "amount", "closed_at")
+# What an opportunity keeps when its call is saved again (CRM outcomes, the policy's decision,
+# the pitch variant it was offered with).
+KEPT_FIELDS = ("created_at", "status", "held_reason", "amount", "closed_at", "pitch_id", "pitch")
 
 
 class CallNotFound(KeyError):
@@ -335,10 +336,13 @@ class Store:
             evidence_id = evidence_id_for(placement.opportunity_id, call["id"])
             evidence.append(_evidence_row(placement.opportunity_id, call["id"], row, previous.added_at.get(evidence_id, now)))
         own.extend(self._still_evidenced(previous, {row["product_id"] for row in rows}, now))
-        self.db["opportunities"].insert_all(own)
-        self.db["opportunity_evidence"].insert_all(evidence)
+        self._insert_opportunities(own, evidence)
         for opportunity_id in sorted(appended):
             self.db.execute("UPDATE opportunities SET updated_at = ? WHERE id = ?", [now, opportunity_id])
+
+    def _insert_opportunities(self, rows: list[dict[str, Any]], evidence: list[dict[str, Any]]) -> None:
+        self.db["opportunities"].insert_all(rows)
+        self.db["opportunity_evidence"].insert_all(evidence)
 
     def _still_evidenced(self, previous: Previous, products: set[str], now: str) -> list[dict[str, Any]]:
         """This call's earlier opportunities it no longer triggers but later calls added evidence
