@@ -325,3 +325,60 @@ def test_since_last_resends_an_opportunity_a_later_call_added_evidence_to(store,
 
 def test_evidence_ids_are_stable():
     assert evidence_id_for("opp", "call") == hashlib.sha256(b"opp:call").hexdigest()[:16]
+
+
+CALLS = {
+    "2024-01_k7.txt": ("2024-01-10T09:00:00", "Berater: Guten Tag, was kann ich für Sie tun?\n"
+                       "Kunde: Wir ziehen nächsten Monat nach Leipzig um.\n"
+                       "Berater: Haben Sie schon über eine Lebensversicherung nachgedacht?\n"
+                       "Kunde: Eine Lebensversicherung will ich nicht.\n"),
+    "2024-02_k7.txt": ("2024-02-20T09:00:00", "Berater: Schön, dass Sie wieder anrufen.\n"
+                       "Kunde: Der Umzug nach Leipzig ist geschafft, wir sind letzte Woche umgezogen.\n"
+                       "Kunde: Und wir bekommen im Sommer ein Baby.\n"),
+    "2024-03_k7.txt": ("2024-03-05T09:00:00", "Berater: Was gibt es Neues?\n"
+                       "Kunde: Wir haben uns gerade ein neues Auto gekauft.\n"),
+}
+
+
+def test_three_real_calls_through_the_cli(tmp_path):
+    """process (real extraction, hashing encoder), customer --json, show, and process again."""
+    from tests.test_bad_inputs import cli_env, query
+
+    inbox = tmp_path / "calls"
+    inbox.mkdir()
+    for name, (recorded_at, text) in CALLS.items():  # names sort in time order: processed in time order
+        (inbox / name).write_text(text, encoding="utf-8")
+        (inbox / name).with_suffix(".meta.json").write_text(json.dumps({"customer_id": "K-7", "recorded_at": recorded_at}))
+    db = tmp_path / "calls.db"
+
+    def run(*args):
+        command = [sys.executable, "-m", "callscout", *map(str, args)]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=cli_env(tmp_path), timeout=300)
+
+    processed = run("process", inbox, "--catalogue", CATALOGUE.path, "--db", db)
+    assert processed.returncode == 0, processed.stderr
+    data = json.loads(run("customer", "K-7", "--db", db, "--json").stdout)
+    first, second, third = (c["id"] for c in data["calls"])
+    assert [[e["label"] for e in c["life_events"]] for c in data["calls"]] == [["moving"], ["moving", "new_child"], ["vehicle_purchase"]]
+    assert [d["label"] for d in data["calls"][0]["declined"]] == ["risikoleben"]
+    placed = {(c["id"], o["product_id"]): (o["first"], o["status"]) for c in data["calls"] for o in c["opportunities"]}
+    assert placed == {
+        (first, "hausrat"): (True, "open"), (first, "haftpflicht"): (True, "open"),
+        (second, "hausrat"): (False, "open"), (second, "haftpflicht"): (False, "open"),  # the move, again
+        (second, "juniordepot"): (True, "open"), (second, "risikoleben"): (True, "held"),
+        (third, "kfz"): (True, "held"), (third, "autokredit"): (True, "held"),
+    }
+    reasons = {o["product_id"]: o["held_reason"] for o in data["opportunities"] if o["status"] == "held"}
+    assert reasons == {
+        "risikoleben": f"declined_cooldown: declined in call {first} on 2024-01-10",
+        "kfz": "max_open_per_customer: 3 open",
+        "autokredit": "max_open_per_customer: 3 open",
+    }
+    shown = run("show", second, "--db", db)
+    assert f"held: declined_cooldown: declined in call {first} on 2024-01-10" in shown.stdout
+
+    tables = ("opportunities", "opportunity_evidence")
+    before = {t: query(db, f"SELECT * FROM {t} ORDER BY id") for t in tables}
+    again = run("process", inbox, "--catalogue", CATALOGUE.path, "--db", db)
+    assert again.returncode == 0 and "unchanged: 3" in again.stderr, again.stderr
+    assert {t: query(db, f"SELECT * FROM {t} ORDER BY id") for t in tables} == before
