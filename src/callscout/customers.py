@@ -97,12 +97,15 @@ def place(
     ``history`` is None for a call without a customer id: nothing is merged or held.
     """
     open_count = history.open_count if history else 0
-    open_count += sum(1 for row in previous.own.values() if row["status"] == OPEN and _candidate(candidates, row))
+    products = {product_id for product_id, _ in candidates}
+    open_count += sum(1 for p, row in previous.own.items() if row["status"] == OPEN and p in products)
     placements = []
     for product_id, opportunity_id in candidates:
         kept = previous.own.get(product_id)
         if kept is not None:
-            placements.append(Placement(product_id, kept["id"], status=kept["status"], held_reason=kept["held_reason"], kept=kept))
+            placements.append(
+                Placement(product_id, kept["id"], status=kept["status"], held_reason=kept["held_reason"], kept=kept)
+            )
         elif product_id in previous.links:
             placements.append(Placement(product_id, previous.links[product_id], append=True))
         elif history is None:
@@ -115,10 +118,6 @@ def place(
                 open_count += 1
             placements.append(Placement(product_id, opportunity_id, status=HELD if reason else OPEN, held_reason=reason))
     return placements
-
-
-def _candidate(candidates: list[tuple[str, str]], row: Row) -> bool:
-    return any(product_id == row["product_id"] for product_id, _ in candidates)
 
 
 def held_reason(product_id: str, history: CustomerHistory, open_count: int, policy: Policy) -> str | None:
