@@ -18,8 +18,10 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Install and list the speech models.", no_args_is_help=True)
 catalogue_app = typer.Typer(help="Check product-complement catalogues.", no_args_is_help=True)
+outcomes_app = typer.Typer(help="Read back what became of exported opportunities (CRM).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(outcomes_app, name="outcomes")
 
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite store (created if missing).", envvar="CALLSCOUT_DB")]
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="TOML config file.", exists=True, dir_okay=False)]
@@ -82,8 +84,9 @@ def process(
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise fail(f"{missing[0]}: no such file or folder", 2)
-    store = Store(db)
-    pipeline = Pipeline(settings, _catalogue(catalogue), store)
+    chosen = _catalogue(catalogue)
+    store = Store(db, policies={chosen.name: chosen.policy})
+    pipeline = Pipeline(settings, chosen, store)
     summary = _run_with_progress(pipeline, paths, customer_from_name)
     store.close()
     _print_summary(summary, db)
@@ -197,7 +200,7 @@ def watch(
     try:
         if customer_from_name:
             check_pattern(Path("x"), customer_from_name)
-        with Store(db) as store:
+        with Store(db, policies={chosen.name: chosen.policy}) as store:
             options = WatchOptions(settle=settle, once=once, customer_pattern=customer_from_name)
             pipeline = Pipeline(settings, chosen, store)
             summary = watch_folder(inbox, pipeline, options, on_file=_report_filed, on_start=_started(inbox, settle))
@@ -269,6 +272,60 @@ def purge(
     )
 
 
+@app.command()
+def customer(
+    customer_id: Annotated[str, typer.Argument(metavar="ID", help="Customer id (sidecar customer_id or --customer-from-name).")],
+    db: DbOption = Path("callscout.db"),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """A customer's timeline: calls, life events and opportunities in time order."""
+    from callscout.customers import customer_timeline
+    from callscout.store import Store
+
+    if not db.exists():
+        raise fail(f"{db}: no such store", 2)
+    with Store(db) as store:
+        timeline = customer_timeline(store.db, customer_id)
+    if timeline is None:
+        raise fail(f"{customer_id}: no calls of this customer in {db}")
+    typer.echo(json.dumps(timeline.to_dict(), ensure_ascii=False, indent=2) if as_json else timeline.render())
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    file: Annotated[Path, typer.Argument(help="CSV exported from the CRM: opportunity id, status, amount, closed date.")],
+    mapping: Annotated[
+        Optional[Path],
+        typer.Option("--mapping", help="YAML/TOML mapping file (its outcomes: section names columns and stages).", dir_okay=False),
+    ] = None,
+    db: DbOption = Path("callscout.db"),
+) -> None:
+    """Record won/lost/open outcomes from a CRM export; bad rows are reported and skipped."""
+    from callscout.crm import load_mapping
+    from callscout.outcomes import import_outcomes
+    from callscout.store import Store
+
+    for path, what in ((file, "file"), (mapping, "mapping file")):
+        if path is not None and not path.is_file():
+            raise fail(f"{path}: no such {what}", 2)
+    if not db.exists():
+        raise fail(f"{db}: no such store", 2)
+    try:
+        with Store(db) as store:
+            result = import_outcomes(store, file, load_mapping(mapping))
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    for problem in result.problems:
+        typer.echo(f"skipped {problem}", err=True)
+    typer.echo(
+        f"{file.name}: {result.recorded} outcomes recorded, {result.unchanged} unchanged, "
+        f"{len(result.problems)} rows skipped",
+        err=True,
+    )
+    if result.imported == 0:
+        raise typer.Exit(1)
+
+
 @app.command("eval")
 def evaluate(
     gold: Annotated[Path, typer.Argument(help="Annotated calls (JSON Lines).", exists=True, dir_okay=False)],
@@ -327,3 +384,38 @@ def catalogue_check(files: Annotated[list[Path], typer.Argument(help="Catalogue 
         typer.echo(f"ok: {path}: catalogue '{found.name}', {len(found.products)} products, {offered} with triggers")
     if failed:
         raise typer.Exit(1)
+
+
+def _day(value: str | None, option: str):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option} {value!r}: expected a date YYYY-MM-DD", 2) from None
+
+
+@app.command()
+def report(
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write (self-contained).")] = Path("report.html"),
+    since: Annotated[Optional[str], typer.Option("--since", metavar="YYYY-MM-DD", help="Only calls on or after this day.")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", metavar="YYYY-MM-DD", help="Only calls on or before this day.")] = None,
+    catalogue: Annotated[Optional[str], typer.Option("--catalogue", "-c", help="Only calls of this catalogue (its name).")] = None,
+    db: DbOption = Path("callscout.db"),
+) -> None:
+    """Write an HTML report: cross-selling rate, opportunities, conversion, revenue, A/B tests, weekly trends."""
+    from callscout.report import Filters, build_report, print_summary
+    from callscout.report_html import render_html
+    from callscout.store import Store
+
+    filters = Filters(_day(since, "--since"), _day(until, "--until"), catalogue)
+    if not db.exists():
+        raise fail(f"{db}: no such store", 2)
+    with Store(db) as store:
+        data = build_report(store, filters)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_html(data), encoding="utf-8")
+    print_summary(data)
+    typer.echo(f"wrote {output}", err=True)
