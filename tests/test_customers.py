@@ -340,13 +340,20 @@ CALLS = {
 }
 
 
-def test_three_real_calls_through_the_cli(tmp_path):
-    """process (real extraction, hashing encoder), customer --json, show, and process again."""
+@pytest.mark.parametrize("names_sort", ["in time order", "against time order"])
+def test_three_real_calls_through_the_cli(tmp_path, names_sort):
+    """process (real extraction, hashing encoder), customer --json, show, and process again.
+
+    A batch is processed in recording order whatever the file names, so the January
+    decline is in the store before the February call is judged.
+    """
     from tests.test_bad_inputs import cli_env, query
 
     inbox = tmp_path / "calls"
     inbox.mkdir()
-    for name, (recorded_at, text) in CALLS.items():  # names sort in time order: processed in time order
+    for position, (name, (recorded_at, text)) in enumerate(CALLS.items()):
+        if names_sort == "against time order":
+            name = f"{'zyx'[position]}-{name}"
         (inbox / name).write_text(text, encoding="utf-8")
         (inbox / name).with_suffix(".meta.json").write_text(json.dumps({"customer_id": "K-7", "recorded_at": recorded_at}))
     db = tmp_path / "calls.db"

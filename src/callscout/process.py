@@ -99,6 +99,9 @@ class Pipeline:
         on_file: Callable[[FileOutcome], None] | None = None,
     ) -> RunSummary:
         inputs, skipped = discover(list(paths))
+        # In recording order, so a customer's earlier call (a decline, an open opportunity)
+        # is in the store before the contact policy judges a later one.
+        inputs.sort(key=lambda item: (item.meta.recorded_at or "", str(item.path)))
         summary = RunSummary([FileOutcome(path, "skipped", error=reason) for path, reason in skipped])
         for item in inputs:
             outcome = self.process_file(item, customer_pattern)
@@ -127,7 +130,7 @@ class Pipeline:
         record.language_probability = transcript.language_probability
         record.duration_s = transcript.duration_s
         record.sensitive = any(s.kind == "sensitive" for s in result.signals)
-        self.store.save_call(record, redact_result(result))
+        self.store.save_call(record, redact_result(result), policy=self.catalogue.policy)
 
     def _done(self, item: InputFile, record: CallRecord, result: CallResult, seconds: float) -> FileOutcome:
         transcript = result.transcript
