@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from callscout.config import Config
 from callscout.records import Segment
-from callscout.transcribe import MAX_LOOP_WORDS, MAX_REPEATS, Transcriber, collapse_loops, without_repetitions
+from callscout.transcribe import MAX_LOOP_WORDS, MAX_REPEATS, Transcriber, collapse_loops, doubtless, without_repetitions
 
 ROOT = Path(__file__).resolve().parents[1]
 GERMAN_SPEECH = ROOT / "fixtures" / "calls" / "azure_de_testing.wav"  # 34.14 s, read German text
@@ -104,6 +104,18 @@ def test_non_speech_yields_no_segments(sounds, decoder, name, request):
 
 
 @pytest.mark.slow
+def test_loud_noise_in_a_call_known_to_be_german_yields_no_segments(sounds, decoder):
+    """With the language fixed the model is pushed to write German over the noise
+    (batched: "Das ist nicht so." 13 times before ``doubtless``)."""
+    path = sounds / "pink_noise_loud.wav"
+    if not path.exists():
+        make_sound(sounds, "pink_noise_loud")
+    german = Transcriber(replace(decoder.config, language="de"), model=decoder.model)
+    german._engine = decoder._engine
+    assert german.transcribe_file(path).segments == []
+
+
+@pytest.mark.slow
 def test_loud_pink_noise_does_get_past_the_vad(sounds):
     """So ``pink_noise_loud`` above tests the model and the guard, not only the VAD."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -173,6 +185,30 @@ def test_loops_ignore_case_and_punctuation_and_keep_the_first_form():
 def test_loops_up_to_max_loop_words_long_collapse():
     phrase = " ".join(f"w{n}" for n in range(MAX_LOOP_WORDS))
     assert collapse_loops(" ".join([phrase] * 5) + " ende") == phrase + " ende"
+
+
+@dataclass
+class Piece:  # the fields of faster-whisper's Segment that ``doubtless`` reads
+    text: str
+    no_speech_prob: float
+    avg_logprob: float
+    start: float = 0.0
+
+
+def test_pieces_the_model_doubted_and_found_unlikely_are_dropped():
+    pieces = [Piece(" you", 0.76, -1.21), Piece(" Guten Tag.", 0.76, -0.4), Piece(" Hallo", 0.1, -1.5)]
+    assert [p.text for p in doubtless(pieces)] == [" Guten Tag.", " Hallo"]
+
+
+def test_a_doubted_piece_repeating_the_previous_one_is_dropped_a_sure_one_stays():
+    noise = [Piece(" Das ist nicht so.", 0.76, -0.31) for _ in range(13)]
+    assert [p.text for p in doubtless(noise)] == [" Das ist nicht so."]
+    takes = [Piece(" Mist, wieder nichts geschafft.", 0.05, -0.3) for _ in range(7)]
+    assert list(doubtless(takes)) == takes
+
+
+def test_wordless_pieces_are_dropped():
+    assert list(doubtless([Piece(" ...", 0.1, -0.2), Piece(" ♪", 0.9, -0.2)])) == []
 
 
 def segment(text: str, start: float, speaker: str = "customer", length: float = 1.0) -> Segment:

@@ -54,13 +54,6 @@ def load_channels(path: Path, layout: str = "agent,customer") -> list[Channel]:
     return [Channel(left_role, left), Channel(right_role, right)]
 
 
-def mix(channels: list[Channel]) -> np.ndarray:
-    if len(channels) == 1:
-        return channels[0].samples
-    length = min(len(c.samples) for c in channels)
-    return np.mean([c.samples[:length] for c in channels], axis=0).astype(np.float32)
-
-
 def _checked(samples: np.ndarray, path: Path) -> np.ndarray:
     if samples.size == 0:
         raise AudioError(f"{path.name}: no audio samples (empty or truncated file)")

@@ -4,26 +4,36 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from callscout.audio import SAMPLE_RATE, Channel, load_channels, mix
+from callscout.audio import SAMPLE_RATE, Channel, load_channels
 from callscout.config import Config
 from callscout.models import resolve_whisper_model
-from callscout.records import Segment, Transcript
+from callscout.records import CUSTOMER, Segment, Transcript
 
 log = logging.getLogger("callscout")
 
 # Several windows, not just the first 30 s: calls often open with hold music or an IVR.
+# faster-whisper detects on the speech its VAD kept, so no second VAD pass is needed.
 LANGUAGE_DETECTION_SEGMENTS = 4
 # A word n-gram said more often than this in a row is a decoding loop, not speech.
 MAX_REPEATS = 3
 MAX_LOOP_WORDS = 8
 # Skip silent stretches longer than this (s) around a likely hallucination (needs word timestamps).
 HALLUCINATION_SILENCE_THRESHOLD = 2.0
+# faster-whisper's own defaults for "this window holds no speech" (see ``doubtless``).
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
 # Below this length a recording is decoded sequentially: batching pays only when there are
 # several 30 s windows to batch (bench/results.md: short clips were slower batched).
 BATCHED_MIN_SECONDS = 60.0
+# Batched decoding, measured on the ~6 min German bench file (CPU seconds, WER; bare
+# faster-whisper: default 59.5 s / 0.124, batched 27.6 s / 0.219): beam 5 with word
+# timestamps 42.3 s / 0.119; greedy 39.0 s / 0.113; greedy without word timestamps
+# 31.7 s / 0.113. Chunks of 30 s lose words at chunk ends (0.135-0.156), 15 s ones pad
+# every window to 30 s for the encoder (49.3 s / 0.154). See bench/results.md.
 BATCH_CHUNK_SECONDS = 20
 
 
@@ -36,10 +46,12 @@ class Detected:
 class Transcriber:
     """Loads the Whisper model once (lazily) and transcribes recordings with it."""
 
-    def __init__(self, config: Config, model=None):
+    def __init__(self, config: Config, model=None, vocabulary: str | None = None):
         self.config = config
         self._model = model
         self._batched = None
+        # Product names for the decoder prompt (``hotwords``); see ``vocabulary_hint``.
+        self.vocabulary = vocabulary
 
     @property
     def model(self):
@@ -54,8 +66,16 @@ class Transcriber:
     def transcribe_file(self, path: Path) -> Transcript:
         channels = load_channels(path, self.config.channels)
         duration = max(len(c.samples) for c in channels) / SAMPLE_RATE
-        detected = self._language(channels)
-        segments = [s for channel in channels for s in self._transcribe_channel(channel, detected.language)]
+        detected = Detected(self.config.language, 1.0) if self.config.language else None
+        segments: list[Segment] = []
+        # The customer's channel first: its speech decides the call's language, unless it
+        # has none; then the next channel detects its own.
+        for channel in sorted(channels, key=lambda c: c.role != CUSTOMER):
+            pieces, found = self._transcribe_channel(channel, detected)
+            if detected is None and pieces:
+                detected = found
+            segments.extend(pieces)
+        detected = detected or found
         segments.sort(key=lambda s: (s.start or 0.0, s.end or 0.0))
         return Transcript(
             segments=segments,
@@ -64,40 +84,36 @@ class Transcriber:
             language_probability=round(detected.probability, 4),
         )
 
-    def _language(self, channels: list[Channel]) -> Detected:
-        if self.config.language:
-            return Detected(self.config.language, 1.0)
-        language, probability, _ = self.model.detect_language(
-            mix(channels), vad_filter=True, language_detection_segments=LANGUAGE_DETECTION_SEGMENTS
-        )
-        return Detected(language, probability)
-
-    def _transcribe_channel(self, channel: Channel, language: str) -> list[Segment]:
+    def _transcribe_channel(self, channel: Channel, detected: Detected | None) -> tuple[list[Segment], Detected]:
         batched = self.config.batched and len(channel.samples) / SAMPLE_RATE >= BATCHED_MIN_SECONDS
-        pieces, _info = self._engine(batched).transcribe(
+        pieces, info = self._engine(batched).transcribe(
             channel.samples,
-            language=language,
-            beam_size=self.config.beam_size,
+            language=detected.language if detected else None,
+            language_detection_segments=LANGUAGE_DETECTION_SEGMENTS,
             vad_filter=True,
-            word_timestamps=True,
             condition_on_previous_text=False,
+            hotwords=self.vocabulary or None,
             **self._engine_options(batched),
         )
-        return without_repetitions(
+        segments = without_repetitions(
             Segment(speaker=channel.role, text=p.text.strip(), start=round(p.start, 2), end=round(p.end, 2))
-            for p in pieces
-            if p.text.strip()
+            for p in doubtless(pieces)
         )
+        return segments, Detected(info.language, info.language_probability)
 
     def _engine_options(self, batched: bool) -> dict:
         if batched:
-            # On the ~6 min German bench file, one run each: 30 s chunks without timestamp
-            # tokens (faster-whisper's default) WER 0.219, with them 0.208; 20 s chunks with
-            # them 0.119 alone, 0.195 in bench/results.md (runs vary with temperature fallback;
-            # bare default 0.124-0.145). It has no hallucination_silence_threshold:
-            # its VAD and the repetition guard below keep silence and hold music out.
-            return {"batch_size": self.config.batch_size, "without_timestamps": False, "chunk_length": BATCH_CHUNK_SECONDS}
-        return {"hallucination_silence_threshold": HALLUCINATION_SILENCE_THRESHOLD}
+            return {
+                "beam_size": self.config.batched_beam_size,
+                "batch_size": self.config.batch_size,
+                "without_timestamps": False,
+                "chunk_length": BATCH_CHUNK_SECONDS,
+            }
+        return {
+            "beam_size": self.config.beam_size,
+            "word_timestamps": True,
+            "hallucination_silence_threshold": HALLUCINATION_SILENCE_THRESHOLD,
+        }
 
     def _engine(self, batched: bool):
         if not batched:
@@ -121,6 +137,18 @@ class Transcriber:
         return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=self.config.cpu_threads)
 
 
+def vocabulary_hint(catalogue) -> str:
+    """The catalogue's product names, then their aliases, once each: the words a call about
+    these products uses that Whisper's base model is least likely to spell right."""
+    words: dict[str, str] = {}
+    for product in catalogue.products:
+        words.setdefault(product.name.casefold(), product.name)
+    for product in catalogue.products:
+        for alias in product.aliases:
+            words.setdefault(alias.casefold(), alias)
+    return ", ".join(words.values())
+
+
 def _device(choice: str) -> str:
     if choice != "auto":
         return choice
@@ -132,7 +160,31 @@ def _device(choice: str) -> str:
         return "cpu"
 
 
-# repetition guard
+# hallucination guards
+
+
+def doubtless(pieces) -> Iterator:
+    """faster-whisper's segments without those the model itself took for no speech.
+
+    The sequential decoder drops a window whose no-speech probability is above
+    ``NO_SPEECH_THRESHOLD`` when its text is also unlikely (``LOG_PROB_THRESHOLD``); the
+    batched one keeps it, and wrote "you" over loud pink noise. The same rule is applied
+    here, and also drops such a doubted piece when it repeats the one before (the batched
+    decoder, told the call is German, wrote "Das ist nicht so." 13 times over that noise).
+    """
+    previous: tuple[str, ...] = ()
+    for piece in pieces:
+        words = _normalised(piece.text.split())
+        if not words:
+            continue
+        doubted = piece.no_speech_prob > NO_SPEECH_THRESHOLD
+        if doubted and (piece.avg_logprob < LOG_PROB_THRESHOLD or words == previous):
+            log.debug("dropped a piece the model doubted as speech at %.1f s", piece.start)
+            continue
+        previous = words
+        yield piece
+
+
 
 
 def without_repetitions(segments) -> list[Segment]:
