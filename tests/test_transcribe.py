@@ -1,5 +1,6 @@
 import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,3 +71,35 @@ def test_silence_yields_no_invented_text(tmp_path, transcriber):
     subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", str(silence), "trim", "0", "8"], check=True)
     transcript = transcriber.transcribe_file(silence)
     assert transcript.segments == []
+
+
+def test_vocabulary_hint_names_every_product_first_then_aliases_once_each():
+    from callscout.catalogue import parse_catalogue
+    from callscout.transcribe import vocabulary_hint
+
+    catalogue = parse_catalogue(
+        {
+            "catalogue": "t",
+            "products": [
+                {"id": "bu", "name": "Berufsunfähigkeitsversicherung", "aliases": ["BU", "berufsunfähigkeitsversicherung"]},
+                {"id": "hausrat", "name": "Hausratversicherung", "aliases": ["Hausrat", "bu"]},
+            ],
+        }
+    )
+    assert vocabulary_hint(catalogue) == "Berufsunfähigkeitsversicherung, Hausratversicherung, BU, Hausrat"
+
+
+def test_the_pipeline_gives_the_transcriber_the_catalogue_vocabulary_unless_switched_off(tmp_path):
+    from dataclasses import replace
+
+    from callscout.catalogue import load_catalogue
+    from callscout.config import Config
+    from callscout.process import Pipeline
+    from callscout.store import Store
+    from callscout.transcribe import vocabulary_hint
+
+    catalogue = load_catalogue(Path(__file__).resolve().parents[1] / "fixtures" / "catalogues" / "finanz.yaml")
+    with Store(tmp_path / "s.db") as store:
+        assert Pipeline(Config(), catalogue, store).transcriber.vocabulary == vocabulary_hint(catalogue)
+        off = Pipeline(replace(Config(), catalogue_hotwords=False), catalogue, store)
+        assert off.transcriber.vocabulary is None

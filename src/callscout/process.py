@@ -79,9 +79,10 @@ class Pipeline:
     @property
     def transcriber(self):
         if self._transcriber is None:
-            from callscout.transcribe import Transcriber
+            from callscout.transcribe import Transcriber, vocabulary_hint
 
-            self._transcriber = Transcriber(self.config)
+            vocabulary = vocabulary_hint(self.catalogue) if self.config.catalogue_hotwords else None
+            self._transcriber = Transcriber(self.config, vocabulary=vocabulary)
         return self._transcriber
 
     @property
