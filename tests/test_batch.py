@@ -4,6 +4,7 @@ and ``watch --once`` as cron runs it."""
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 import sqlite3
 from pathlib import Path
 
@@ -115,3 +116,31 @@ def test_watch_usage_errors(cli, inbox, args, message):
     result = cli(str(inbox.parent / args[0]), "--once", *args[1:])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_the_summary_gives_the_time_of_each_stage(tmp_path, fake_extraction):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for number in range(2):
+        (calls / f"call{number}.txt").write_text(call_text(number), encoding="utf-8")
+    db = tmp_path / "calls.db"
+    with opened_pipeline(db) as pipeline:
+        summary = pipeline.run([calls])
+    assert [o.status for o in summary.outcomes] == ["done", "done"]
+    assert all(o.read_seconds > 0 and o.extract_seconds > 0 for o in summary.outcomes)
+    assert summary.seconds("read") == pytest.approx(sum(o.read_seconds for o in summary.outcomes))
+    assert summary.seconds("read") + summary.seconds("extract") <= sum(o.seconds for o in summary.outcomes)
+
+    result = process(str(calls), "--db", str(tmp_path / "other.db"))
+    assert result.exit_code == 0, result.output
+    assert "time: reading/transcription " in result.output and " s, extraction " in result.output
+
+
+@contextmanager
+def opened_pipeline(db: Path):
+    from callscout.catalogue import load_catalogue
+    from callscout.config import Config
+    from callscout.store import Store
+
+    with Store(db) as store:
+        yield Pipeline(Config(), load_catalogue(CATALOGUE), store)

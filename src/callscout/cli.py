@@ -140,6 +140,10 @@ def _print_summary(summary, db: Path) -> None:
     by_product = Counter(p for o in summary.outcomes for p in o.opportunities)
     counts = ", ".join(f"{s}: {summary.count(s)}" for s in ("done", "unchanged", "failed", "skipped"))
     console.print(f"{counts}; opportunities: {sum(by_product.values())} {dict(by_product.most_common())}", markup=False)
+    console.print(
+        f"time: reading/transcription {summary.seconds('read'):.1f} s, extraction {summary.seconds('extract'):.1f} s",
+        markup=False,
+    )
 
 
 @app.command()

@@ -51,6 +51,8 @@ class FileOutcome:
     duration_s: float | None = None
     opportunities: list[str] = field(default_factory=list)  # product ids
     seconds: float = 0.0
+    read_seconds: float = 0.0  # transcription, or parsing a transcript
+    extract_seconds: float = 0.0  # extraction and matching
 
 
 @dataclass
@@ -59,6 +61,10 @@ class RunSummary:
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
+
+    def seconds(self, stage: str) -> float:
+        """Total time of one stage (``read`` or ``extract``) over the run's files."""
+        return sum(getattr(o, f"{stage}_seconds") for o in self.outcomes)
 
     @property
     def all_failed(self) -> bool:
@@ -119,9 +125,16 @@ class Pipeline:
             if self._already_done(record):
                 return FileOutcome(item.path, "unchanged", call_id=record.id, seconds=time.perf_counter() - started)
             self.store.mark_processing(record)
-            result = self.analyse(self._read(item))
+            read_started = time.perf_counter()
+            transcript = self._read(item)
+            extract_started = time.perf_counter()
+            result = self.analyse(transcript)
+            extracted = time.perf_counter()
             self._save(record, result)
-            return self._done(item, record, result, time.perf_counter() - started)
+            outcome = self._done(item, record, result, time.perf_counter() - started)
+            outcome.read_seconds = extract_started - read_started
+            outcome.extract_seconds = extracted - extract_started
+            return outcome
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             return self._failed(item, record, exc, time.perf_counter() - started)
 
