@@ -1,13 +1,13 @@
 """Bare faster-whisper, as a user would run it: the baseline callscout is measured against.
 
-    python bench/bare.py --mode default|batched FILE... > texts.json
+    python bench/bare.py --mode default|batched --output texts.json FILE...
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+from pathlib import Path
 
 from callscout.models import resolve_whisper_model
 
@@ -16,6 +16,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=("default", "batched"), required=True)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--output", type=Path, required=True, help="JSON file: path -> text")
     parser.add_argument("files", nargs="+")
     args = parser.parse_args()
 
@@ -28,7 +29,7 @@ def main() -> None:
     for path in args.files:
         segments, _info = engine.transcribe(path, beam_size=5, **options)
         texts[path] = " ".join(s.text.strip() for s in segments)
-    json.dump(texts, sys.stdout, ensure_ascii=False)
+    args.output.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -39,26 +39,39 @@ class Run:
 
 
 def timed(command: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout + stderr of one command."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{command[:3]} failed with {status}")
+        raise RuntimeError(f"{command[:3]} failed with {status}: {output[-500:]}")
     return seconds, usage.ru_maxrss / 1024, output
 
 
 def bare(workload: Workload, mode: str) -> tuple[float, float, dict[str, str]]:
-    seconds, rss, output = timed([sys.executable, str(ROOT / "bench" / "bare.py"), "--mode", mode, *workload.files])
-    return seconds, rss, json.loads(output)
+    with tempfile.TemporaryDirectory() as folder:
+        texts = Path(folder) / "texts.json"
+        command = [sys.executable, str(ROOT / "bench" / "bare.py"), "--mode", mode, "--output", str(texts), *workload.files]
+        seconds, rss, _ = timed(command)
+        return seconds, rss, json.loads(texts.read_text(encoding="utf-8"))
 
 
-def callscout(workload: Workload) -> tuple[float, float, dict[str, str]]:
+STAGES = re.compile(r"time: reading/transcription ([\d.]+) s, extraction ([\d.]+) s")
+stage_seconds: dict[str, tuple[float, float]] = {}  # workload -> (transcription, extraction)
+
+
+def callscout(workload: Workload, threads: int | None = None) -> tuple[float, float, dict[str, str]]:
+    env = dict(os.environ, COLUMNS="200")
+    if threads is not None:
+        env["CALLSCOUT_CPU_THREADS"] = str(threads)
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.db"
         command = [sys.executable, "-m", "callscout", "process", *workload.files, "--catalogue", str(CATALOGUE), "--db", str(db)]
-        seconds, rss, _ = timed(command)
+        seconds, rss, output = timed(command, env)
+        if match := STAGES.search(output):
+            stage_seconds[workload.name] = (float(match[1]), float(match[2]))
         with sqlite3.connect(db) as connection:
             rows = connection.execute(
                 "SELECT c.source_path, group_concat(s.text, ' ') FROM calls c JOIN "
@@ -96,6 +109,11 @@ def run_all(loads: list[Workload]) -> list[Run]:
     return runs
 
 
+def thread_sweep(workload: Workload) -> list[tuple[int, float]]:
+    """callscout on one workload with each ``cpu_threads`` (0: CTranslate2's default)."""
+    return [(threads, callscout(workload, threads)[0]) for threads in (0, 1, 2, 4)]
+
+
 def help_seconds() -> float:
     best = min(timed([sys.executable, "-m", "callscout", "--help"])[0] for _ in range(3))
     return best
@@ -127,8 +145,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only the small workloads")
     parser.add_argument("--write", type=Path, help="write the markdown table to this file")
     args = parser.parse_args()
-    runs = run_all(workloads(args.quick))
-    report = f"Machine: {machine()}\n\n{table(runs)}\n\n`callscout --help`: {help_seconds():.2f} s\n"
+    loads = workloads(args.quick)
+    runs = run_all(loads)
+    stages = "\n".join(
+        f"- {name}: transcription {read:.1f} s, extraction {extract:.1f} s ({extract / (read + extract):.1%})"
+        for name, (read, extract) in stage_seconds.items()
+    )
+    sweep = ", ".join(f"{threads}: {seconds:.1f} s" for threads, seconds in thread_sweep(loads[1]))
+    report = (
+        f"Machine: {machine()}\n\n{table(runs)}\n\n`callscout --help`: {help_seconds():.2f} s\n\n"
+        f"Stages inside `callscout process` (its own summary line):\n{stages}\n\n"
+        f"`cpu_threads` on {loads[1].name}, callscout process wall time: {sweep}\n"
+    )
     print(report)
     if args.write:
         args.write.write_text(f"# Benchmark results\n\n{report}", encoding="utf-8")

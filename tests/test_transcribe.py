@@ -103,3 +103,28 @@ def test_the_pipeline_gives_the_transcriber_the_catalogue_vocabulary_unless_swit
         assert Pipeline(Config(), catalogue, store).transcriber.vocabulary == vocabulary_hint(catalogue)
         off = Pipeline(replace(Config(), catalogue_hotwords=False), catalogue, store)
         assert off.transcriber.vocabulary is None
+
+
+def test_a_segment_copying_the_product_list_is_an_echo():
+    from callscout.transcribe import echoes_vocabulary
+
+    vocabulary = "Haftpflichtversicherung, Reise-Kreditkarte, Laptoptasche, Ernährungsplan, Fitness-Abo"
+    assert echoes_vocabulary("Haftpflichtversicherung, Reise-Kreditkarte,", vocabulary)
+    assert echoes_vocabulary("Laptop-Tasche, Stavos, mit einem Ernährungsplan,", vocabulary)
+    assert not echoes_vocabulary("Wir haben eine Haftpflichtversicherung und eine Reise-Kreditkarte.", vocabulary)
+    assert not echoes_vocabulary("Das Fitness-Abo, glaube ich,", vocabulary)  # one term only
+    assert not echoes_vocabulary("Ja, gut,", vocabulary)
+
+
+def test_an_echo_is_replaced_by_the_plain_decoding_of_its_stretch():
+    from callscout.records import Segment
+    from callscout.transcribe import spliced
+
+    said = Segment("customer", "Ich brauche ein Schnellladegerät.", 0.0, 3.0)
+    echo = Segment("customer", "Smartphone, Laptop-Rucksack,", 3.0, 4.0)
+    whole_echo = Segment("customer", "Laptop-Tasche, Stavos,", 5.0, 8.0)
+    plain = [
+        Segment("customer", "Ich brauche ein schneller Degrat.", 0.0, 3.0),
+        Segment("customer", "Gibt es das Fitter sauber auf?", 5.2, 7.9),
+    ]
+    assert spliced([said, echo, whole_echo], [echo, whole_echo], plain) == [said, plain[1]]

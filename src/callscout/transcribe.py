@@ -85,6 +85,15 @@ class Transcriber:
         )
 
     def _transcribe_channel(self, channel: Channel, detected: Detected | None) -> tuple[list[Segment], Detected]:
+        segments, found = self._decode(channel, detected, self.vocabulary)
+        echoes = [s for s in segments if self.vocabulary and echoes_vocabulary(s.text, self.vocabulary)]
+        if echoes:
+            log.info("the decoder echoed the product list; those stretches are decoded again without it")
+            plain, _ = self._decode(channel, found, None)
+            segments = spliced(segments, echoes, plain)
+        return segments, found
+
+    def _decode(self, channel: Channel, detected: Detected | None, hotwords: str | None) -> tuple[list[Segment], Detected]:
         batched = self.config.batched and len(channel.samples) / SAMPLE_RATE >= BATCHED_MIN_SECONDS
         pieces, info = self._engine(batched).transcribe(
             channel.samples,
@@ -92,7 +101,7 @@ class Transcriber:
             language_detection_segments=LANGUAGE_DETECTION_SEGMENTS,
             vad_filter=True,
             condition_on_previous_text=False,
-            hotwords=self.vocabulary or None,
+            hotwords=hotwords or None,
             **self._engine_options(batched),
         )
         segments = without_repetitions(
@@ -147,6 +156,35 @@ def vocabulary_hint(catalogue) -> str:
         for alias in product.aliases:
             words.setdefault(alias.casefold(), alias)
     return ", ".join(words.values())
+
+
+def echoes_vocabulary(text: str, vocabulary: str) -> bool:
+    """Whether a segment reads like the hotword list copied out: a text ending in a comma
+    whose comma-separated parts name two or more of its terms. On unclear speech the base
+    model does that ("Haftpflichtversicherung, Reise-Kreditkarte,"; bench/vocab_bench.py)."""
+    if not text.rstrip().endswith(","):
+        return False
+    terms = {_squeezed(term) for term in vocabulary.split(",")} - {""}
+    parts = [_squeezed(part) for part in text.split(",")]
+    return sum(1 for part in parts if part and any(term in part for term in terms)) >= 2
+
+
+def spliced(segments: list[Segment], echoes: list[Segment], plain: list[Segment]) -> list[Segment]:
+    """``segments`` with each echo replaced by the plain decoding's segments centred in it."""
+
+    def inside(segment: Segment, echo: Segment) -> bool:
+        if segment.start is None or echo.start is None:
+            return False
+        middle = (segment.start + segment.end) / 2
+        return echo.start <= middle <= echo.end
+
+    kept = [s for s in segments if s not in echoes]
+    kept += [p for p in plain if any(inside(p, echo) for echo in echoes)]
+    return sorted(kept, key=lambda s: (s.start or 0.0, s.end or 0.0))
+
+
+def _squeezed(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.casefold())
 
 
 def _device(choice: str) -> str:
