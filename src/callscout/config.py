@@ -29,8 +29,8 @@ class Config:
     channels: str = "agent,customer"  # stereo: left,right roles; "mono" mixes down
     beam_size: int = 5  # sequential decoding (recordings under a minute)
     batched: bool = True  # BatchedInferencePipeline from a minute on: ~2x faster (bench/results.md)
-    # Product names and aliases of the catalogue as Whisper hotwords: 17 of 22 names written
-    # right instead of 8 on spoken test clips (bench/vocab_bench.py).
+    # The catalogue's product names and aliases as Whisper hotwords: 16 of 22 names written
+    # right instead of 8 on spoken test clips, none invented (bench/vocab_results.md).
     catalogue_hotwords: bool = True
     batched_beam_size: int = 1  # greedy: as accurate as beam 5 batched, 8% faster (transcribe.py)
     batch_size: int = 8
