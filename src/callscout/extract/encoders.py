@@ -42,7 +42,9 @@ def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
 class USEEncoder:
     """Google's multilingual Universal Sentence Encoder v3, pure numpy (no torch)."""
 
-    threads: int = 2
+    # One BLAS thread: a second one gains little on two cores and, when another process
+    # holds the other core, waits for it: embedding then ran about 7 times slower.
+    threads: int = 1
     name: str = "use"
     need_threshold: float = 0.40
     need_margin: float = 0.25

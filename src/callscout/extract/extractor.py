@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,7 +21,27 @@ from callscout.extract.rules import SUPPORTED_LANGUAGES, load_rules
 from callscout.extract.turns import Turn, best_per_label
 from callscout.records import Signal, Transcript
 
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
+
 log = logging.getLogger("callscout")
+
+
+@lru_cache(maxsize=1)
+def _blas_libraries() -> ThreadpoolController | None:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # only a matter of speed
+        return None
+    return ThreadpoolController()  # finds the loaded BLAS libraries once
+
+
+def one_blas_thread() -> AbstractContextManager:
+    """One BLAS thread while a call is extracted. Its matrix products are small, and a
+    second OpenBLAS thread only spins, or, when another process holds the other core of a
+    two-core machine, waits for it: the scoring then ran many times slower (bench/extract_bench.py)."""
+    libraries = _blas_libraries()
+    return libraries.limit(limits=1, user_api="blas") if libraries is not None else nullcontext()
 
 
 class Extractor:
@@ -66,6 +89,10 @@ class Extractor:
         return [Turn(i, segment, doc._.views or []) for i, (segment, doc) in enumerate(zip(transcript.segments, docs))]
 
     def extract(self, transcript: Transcript, catalogue: Catalogue) -> list[Signal]:
+        with one_blas_thread():
+            return self._extract(transcript, catalogue)
+
+    def _extract(self, transcript: Transcript, catalogue: Catalogue) -> list[Signal]:
         language = self.language_of(transcript)
         rules = load_rules(language)
         turns = self.turns(transcript, language)

@@ -7,6 +7,10 @@ Components (registered with ``@Language.factory``):
   patterns of the language's rule file.
 - ``callscout_cues``: cue spans (negation, hypothetical, third party, long ago, possession,
   decline, ...) from the same rule file, read later by the signal logic.
+
+The extractor's pipelines (``get_pipeline``) leave ``doc.spans`` out: each view finds its
+events and cues when the signal logic first asks, and most cues of most sentences, and the
+events of the agent's, are never asked for.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from callscout.extract.rules import EventRule, RuleSet, load_rules, one_pattern
-from callscout.extract.views import SentenceView
+from callscout.extract.views import SentenceView, Topics
 
 log = logging.getLogger("callscout")
 
@@ -91,7 +95,8 @@ def find_rule(view: SentenceView, rule: EventRule) -> list[tuple[int, int]]:
     """Word spans of a sentence where a life-event or sensitive rule fires."""
     spans = view.find_any(rule.patterns)
     for left, right in rule.combos:
-        lefts, rights = view.find(left), view.find(right)
+        lefts = view.find(left)
+        rights = view.find(right) if lefts else []  # the right part (all destinations) is the costly scan
         pairs = [(l, r) for l in lefts for r in rights if abs(l[0] - r[0]) <= COMBO_WINDOW]
         if pairs:
             spans.append(min(min(pairs[0]), max(pairs[0])))
@@ -105,29 +110,45 @@ def find_rule(view: SentenceView, rule: EventRule) -> list[tuple[int, int]]:
 
 
 class RuleMatcher:
-    """Marks life events and sensitive topics: ``doc.spans['life_events' | 'sensitive']``."""
+    """Gives each view its finder of life events and sensitive topics (``view.events``,
+    ``view.sensitive``), which runs when they are first asked for. With ``spans`` all are
+    found at once and marked in ``doc.spans['life_events' | 'sensitive']``."""
 
-    def __init__(self, language: str):
+    def __init__(self, language: str, spans: bool = True):
         self.rules: RuleSet = load_rules(language)
+        self.spans = spans
         self.screens = {
             "life_events": _screen(self.rules.life_events),
             "sensitive": _screen(self.rules.sensitive),
         }
 
     def __call__(self, doc: Doc) -> Doc:
-        for key, rules in (("life_events", self.rules.life_events), ("sensitive", self.rules.sensitive)):
-            found = []
-            pattern, stems = self.screens[key]
-            for view in doc._.views or ():
-                # One scan tells whether any rule can fire; most sentences have no event.
-                if not (pattern.search(view.text) or pattern.search(view.lemma_text) or any(s in view.squashed for s in stems)):
-                    continue
-                for rule in rules:
-                    for start, end in find_rule(view, rule):
-                        getattr(view, "events" if key == "life_events" else key).append((rule.label, start, end))
-                        found.append(_doc_span(doc, view, start, end, rule.label))
-            doc.spans[key] = found
+        views = doc._.views or ()
+        for view in views:
+            view.topic_finder = self.find
+        if self.spans:
+            doc.spans["life_events"] = [_doc_span(doc, v, start, end, label) for v in views for label, start, end in v.events]
+            doc.spans["sensitive"] = [_doc_span(doc, v, start, end, label) for v in views for label, start, end in v.sensitive]
         return doc
+
+    def find(self, view: SentenceView) -> tuple[Topics, Topics]:
+        """The life events and the sensitive topics of a sentence."""
+        return self._find(view, "life_events", self.rules.life_events), self._find(view, "sensitive", self.rules.sensitive)
+
+    def _find(self, view: SentenceView, key: str, rules: tuple[EventRule, ...]) -> Topics:
+        pattern, stems = self.screens[key]
+        # One scan tells whether any rule can fire; most sentences have no event.
+        if not _may_fire(view, pattern, stems):
+            return []
+        return [(rule.label, start, end) for rule in rules for start, end in find_rule(view, rule)]
+
+
+def _may_fire(view: SentenceView, pattern: re.Pattern, stems: tuple[str, ...]) -> bool:
+    if pattern.search(view.text):
+        return True
+    if view.lemma_text != view.text and pattern.search(view.lemma_text):
+        return True
+    return any(s in view.squashed for s in stems)
 
 
 def _screen(rules: tuple[EventRule, ...]) -> tuple[re.Pattern, tuple[str, ...]]:
@@ -136,31 +157,36 @@ def _screen(rules: tuple[EventRule, ...]) -> tuple[re.Pattern, tuple[str, ...]]:
     return one_pattern(patterns), tuple(s for rule in rules for s in rule.stems)
 
 
-@Language.factory("callscout_life_events", default_config={"language": "de"})
-def make_rule_matcher(nlp: Language, name: str, language: str):
-    return RuleMatcher(language)
+@Language.factory("callscout_life_events", default_config={"language": "de", "spans": True})
+def make_rule_matcher(nlp: Language, name: str, language: str, spans: bool):
+    return RuleMatcher(language, spans)
 
 
 class CueAnnotator:
-    """Marks cue words: ``doc.spans['cues']`` labelled with the cue name."""
+    """Gives each view its cue scanners, which find a cue when it is first asked for. With
+    ``spans`` all are found at once and marked in ``doc.spans['cues']`` with the cue name."""
 
-    def __init__(self, language: str):
+    def __init__(self, language: str, spans: bool = True):
         self.rules: RuleSet = load_rules(language)
+        self.spans = spans
 
     def __call__(self, doc: Doc) -> Doc:
-        found = []
-        for view in doc._.views or ():
-            for cue, pattern in self.rules.cue_scanners.items():
-                spans = view.find(pattern, lemmas=False)
-                view.cues[cue] = spans
-                found.extend(_doc_span(doc, view, start, end, cue) for start, end in spans)
-        doc.spans["cues"] = found
+        views = doc._.views or ()
+        for view in views:
+            view.cue_scanners = self.rules.cue_scanners
+        if self.spans:
+            doc.spans["cues"] = [
+                _doc_span(doc, view, start, end, cue)
+                for view in views
+                for cue in self.rules.cue_scanners
+                for start, end in view.cue_spans(cue)
+            ]
         return doc
 
 
-@Language.factory("callscout_cues", default_config={"language": "de"})
-def make_cue_annotator(nlp: Language, name: str, language: str):
-    return CueAnnotator(language)
+@Language.factory("callscout_cues", default_config={"language": "de", "spans": True})
+def make_cue_annotator(nlp: Language, name: str, language: str, spans: bool):
+    return CueAnnotator(language, spans)
 
 
 def _doc_span(doc: Doc, view: SentenceView, start: int, end: int, label: str) -> Span:
@@ -173,8 +199,9 @@ _LOCK = threading.Lock()
 _PIPELINES: dict[str, Language] = {}
 
 
-def build_pipeline(language: str) -> Language:
-    """A blank pipeline for ``language`` with lookup lemmas and the callscout components."""
+def build_pipeline(language: str, spans: bool = True) -> Language:
+    """A blank pipeline for ``language`` with lookup lemmas and the callscout components;
+    without ``spans``, events and cues are found on demand and not marked in ``doc.spans``."""
     import spacy
 
     rules = load_rules(language)
@@ -182,8 +209,8 @@ def build_pipeline(language: str) -> Language:
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.add_pipe("callscout_views", config={"clause_breaks": sorted(rules.clause_breaks), "hesitations": sorted(rules.hesitations)})
-    nlp.add_pipe("callscout_life_events", config={"language": language})
-    nlp.add_pipe("callscout_cues", config={"language": language})
+    nlp.add_pipe("callscout_life_events", config={"language": language, "spans": spans})
+    nlp.add_pipe("callscout_cues", config={"language": language, "spans": spans})
     nlp.initialize()
     return nlp
 
@@ -193,5 +220,5 @@ def get_pipeline(language: str) -> Language:
     with _LOCK:
         if language not in _PIPELINES:
             log.debug("building spaCy pipeline for %s", language)
-            _PIPELINES[language] = build_pipeline(language)
+            _PIPELINES[language] = build_pipeline(language, spans=False)
         return _PIPELINES[language]

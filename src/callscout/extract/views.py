@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+Topics = list[tuple[str, int, int]]  # (label, start word, end word)
 
 
 @dataclass
@@ -18,9 +21,11 @@ class SentenceView:
     lemmas: list[str]
     clause_of: list[int]  # clause number of each word
     doc_indices: list[int] = field(default_factory=list)  # spaCy token index of each word
-    events: list[tuple[str, int, int]] = field(default_factory=list)  # (life event id, start, end)
-    sensitive: list[tuple[str, int, int]] = field(default_factory=list)
-    cues: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # Set by the rule component: finds ``events`` and ``sensitive`` when first asked for.
+    topic_finder: Callable[[SentenceView], tuple[Topics, Topics]] | None = field(default=None, repr=False, compare=False)
+    cues: dict[str, list[tuple[int, int]]] = field(default_factory=dict, compare=False)
+    # Cues not in ``cues`` yet are found with these on first ask (most are never asked for).
+    cue_scanners: dict[str, re.Pattern] = field(default_factory=dict, repr=False, compare=False)
     memo: dict = field(default_factory=dict, repr=False, compare=False)  # per-sentence results of later stages
     text: str = field(init=False)
     lemma_text: str = field(init=False)
@@ -28,6 +33,7 @@ class SentenceView:
     _starts: list[int] = field(init=False, repr=False)
     _lemma_starts: list[int] = field(init=False, repr=False)
     _squash_starts: list[int] = field(init=False, repr=False)
+    _topics: tuple[Topics, Topics] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.text, self._starts = _join(self.words, " ")
@@ -36,6 +42,21 @@ class SentenceView:
 
     def __len__(self) -> int:
         return len(self.words)
+
+    @property
+    def events(self) -> Topics:
+        """(life event id, start, end) of each life event the sentence tells of."""
+        return self._found_topics()[0]
+
+    @property
+    def sensitive(self) -> Topics:
+        """(sensitive topic id, start, end) of each sensitive topic in the sentence."""
+        return self._found_topics()[1]
+
+    def _found_topics(self) -> tuple[Topics, Topics]:
+        if self._topics is None:
+            self._topics = self.topic_finder(self) if self.topic_finder is not None else ([], [])
+        return self._topics
 
     def find(self, pattern: re.Pattern, lemmas: bool = True) -> list[tuple[int, int]]:
         """Word spans [start, end) where the pattern matches the words or their lemmas."""
@@ -64,10 +85,15 @@ class SentenceView:
         return max(first, 0), max(last, first + 1)
 
     def cue_spans(self, name: str) -> list[tuple[int, int]]:
-        return self.cues.get(name, [])
+        spans = self.cues.get(name)
+        if spans is None:
+            scanner = self.cue_scanners.get(name)
+            spans = self.find(scanner, lemmas=False) if scanner is not None else []
+            self.cues[name] = spans
+        return spans
 
     def has_cue(self, name: str, words: range | None = None) -> bool:
-        spans = self.cues.get(name, [])
+        spans = self.cue_spans(name)
         if words is None:
             return bool(spans)
         return any(start in words or (start < words.start and end > words.start) for start, end in spans)
