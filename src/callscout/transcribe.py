@@ -27,12 +27,12 @@ LOG_PROB_THRESHOLD = -1.0
 # Below this length a recording is decoded sequentially: batching pays only when there are
 # several 30 s windows to batch (bench/results.md: short clips were slower batched).
 BATCHED_MIN_SECONDS = 60.0
-# Batched decoding, measured on the ~6 min German bench file (CPU seconds, WER; bare
+# Batched decoding, measured on the ~6 min German bench file (CPU seconds and WER with 20 s chunks; bare
 # faster-whisper: default 59.5 s / 0.124, batched 27.6 s / 0.219): beam 5 with word
 # timestamps 42.3 s / 0.119; greedy 39.0 s / 0.113; greedy without word timestamps
 # 31.7 s / 0.113. Chunks of 30 s lose words at chunk ends (0.135-0.156), 15 s ones pad
-# every window to 30 s for the encoder (49.3 s / 0.154). See bench/results.md.
-BATCH_CHUNK_SECONDS = 20
+# every window to 30 s for the encoder (49.3 s / 0.154). ``Config.batch_chunk_seconds``
+# defaults to 20; bench/results.md has the end-to-end figures.
 
 
 @dataclass
@@ -114,7 +114,7 @@ class Transcriber:
                 "beam_size": self.config.batched_beam_size,
                 "batch_size": self.config.batch_size,
                 "without_timestamps": False,
-                "chunk_length": BATCH_CHUNK_SECONDS,
+                "chunk_length": self.config.batch_chunk_seconds,
             }
         # No hallucination_silence_threshold (it needs word timestamps): with hotwords it took
         # 10x as long on four real German clips (67.8 s vs 6.8 s) and its re-decoding wrote
