@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from inputs import OUT, ROOT, exact_clips  # noqa: E402
 
 from callscout.records import Segment  # noqa: E402
-from callscout.transcribe import echoes_vocabulary, spliced, vocabulary_hint  # noqa: E402
+from callscout.transcribe import echoes_vocabulary, spliced, vocabulary_hint, vocabulary_terms  # noqa: E402
 
 CATALOGUES = ROOT / "fixtures" / "catalogues"
 
@@ -100,7 +100,8 @@ def transcribed(model, path: Path, language: str, hint: str | None, guard: bool)
         return [Segment("unknown", p.text, p.start, p.end) for p in pieces]
 
     segments = decoded(hint)
-    echoes = [s for s in segments if guard and hint and echoes_vocabulary(s.text, hint)]
+    terms = vocabulary_terms(hint) if guard and hint else frozenset()
+    echoes = [s for s in segments if echoes_vocabulary(s.text, terms)]
     if echoes:
         segments = spliced(segments, echoes, decoded(None))
     return " ".join(s.text for s in segments)

@@ -106,9 +106,9 @@ def test_the_pipeline_gives_the_transcriber_the_catalogue_vocabulary_unless_swit
 
 
 def test_a_segment_copying_the_product_list_is_an_echo():
-    from callscout.transcribe import echoes_vocabulary
+    from callscout.transcribe import echoes_vocabulary, vocabulary_terms
 
-    vocabulary = "Haftpflichtversicherung, Reise-Kreditkarte, Laptoptasche, Ernährungsplan, Fitness-Abo"
+    vocabulary = vocabulary_terms("Haftpflichtversicherung, Reise-Kreditkarte, Laptoptasche, Ernährungsplan, Fitness-Abo")
     assert echoes_vocabulary("Haftpflichtversicherung, Reise-Kreditkarte,", vocabulary)
     assert echoes_vocabulary("Laptop-Tasche, Stavos, mit einem Ernährungsplan,", vocabulary)
     assert not echoes_vocabulary("Wir haben eine Haftpflichtversicherung und eine Reise-Kreditkarte.", vocabulary)

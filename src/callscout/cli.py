@@ -85,7 +85,7 @@ def process(
     if missing:
         raise fail(f"{missing[0]}: no such file or folder", 2)
     chosen = _catalogue(catalogue)
-    store = Store(db, policies={chosen.name: chosen.policy})
+    store = Store(db)
     pipeline = Pipeline(settings, chosen, store)
     summary = _run_with_progress(pipeline, paths, customer_from_name)
     store.close()
@@ -204,7 +204,7 @@ def watch(
     try:
         if customer_from_name:
             check_pattern(Path("x"), customer_from_name)
-        with Store(db, policies={chosen.name: chosen.policy}) as store:
+        with Store(db) as store:
             options = WatchOptions(settle=settle, once=once, customer_pattern=customer_from_name)
             pipeline = Pipeline(settings, chosen, store)
             summary = watch_folder(inbox, pipeline, options, on_file=_report_filed, on_start=_started(inbox, settle))

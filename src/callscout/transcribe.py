@@ -50,6 +50,7 @@ class Transcriber:
         self._batched = None
         # Product names for the decoder prompt (``hotwords``); see ``vocabulary_hint``.
         self.vocabulary = vocabulary
+        self._vocabulary_terms = vocabulary_terms(vocabulary) if vocabulary else frozenset()
 
     @property
     def model(self):
@@ -74,7 +75,7 @@ class Transcriber:
                 detected = found
             segments.extend(pieces)
         detected = detected or found
-        segments.sort(key=lambda s: (s.start or 0.0, s.end or 0.0))
+        segments.sort(key=in_time_order)
         return Transcript(
             segments=segments,
             language=detected.language,
@@ -84,7 +85,7 @@ class Transcriber:
 
     def _transcribe_channel(self, channel: Channel, detected: Detected | None) -> tuple[list[Segment], Detected]:
         segments, found = self._decode(channel, detected, self.vocabulary)
-        echoes = [s for s in segments if self.vocabulary and echoes_vocabulary(s.text, self.vocabulary)]
+        echoes = [s for s in segments if echoes_vocabulary(s.text, self._vocabulary_terms)]
         if echoes:
             log.info("the decoder echoed the product list; those stretches are decoded again without it")
             plain, _ = self._decode(channel, found, None)
@@ -156,13 +157,18 @@ def vocabulary_hint(catalogue) -> str:
     return ", ".join(words.values())
 
 
-def echoes_vocabulary(text: str, vocabulary: str) -> bool:
+def vocabulary_terms(vocabulary: str) -> frozenset[str]:
+    """The terms of a ``vocabulary_hint``, squeezed for ``echoes_vocabulary``."""
+    return frozenset(_squeezed(term) for term in vocabulary.split(",")) - {""}
+
+
+def echoes_vocabulary(text: str, terms: frozenset[str]) -> bool:
     """Whether a segment reads like the hotword list copied out: a text ending in a comma
-    whose comma-separated parts name two or more of its terms. On unclear speech the base
-    model does that ("Haftpflichtversicherung, Reise-Kreditkarte,"; bench/vocab_bench.py)."""
-    if not text.rstrip().endswith(","):
+    whose comma-separated parts name two or more of its ``vocabulary_terms``. On unclear
+    speech the base model does that ("Haftpflichtversicherung, Reise-Kreditkarte,";
+    bench/vocab_bench.py)."""
+    if not terms or not text.rstrip().endswith(","):
         return False
-    terms = {_squeezed(term) for term in vocabulary.split(",")} - {""}
     parts = [_squeezed(part) for part in text.split(",")]
     return sum(1 for part in parts if part and any(term in part for term in terms)) >= 2
 
@@ -178,7 +184,11 @@ def spliced(segments: list[Segment], echoes: list[Segment], plain: list[Segment]
 
     kept = [s for s in segments if s not in echoes]
     kept += [p for p in plain if any(inside(p, echo) for echo in echoes)]
-    return sorted(kept, key=lambda s: (s.start or 0.0, s.end or 0.0))
+    return sorted(kept, key=in_time_order)
+
+
+def in_time_order(segment: Segment) -> tuple[float, float]:
+    return (segment.start or 0.0, segment.end or 0.0)
 
 
 def _squeezed(text: str) -> str:
@@ -219,8 +229,6 @@ def doubtless(pieces) -> Iterator:
             continue
         previous = words
         yield piece
-
-
 
 
 def without_repetitions(segments) -> list[Segment]:
