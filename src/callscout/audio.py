@@ -34,6 +34,20 @@ def count_channels(path: Path) -> int:
         raise AudioError(f"{path.name}: cannot decode audio ({_reason(exc)})") from exc
 
 
+def duration_seconds(path: Path) -> float:
+    """The recording's length from its container header, without decoding it."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is not None:
+                return container.duration / av.time_base
+            stream = container.streams.audio[0]
+            return float(stream.duration * stream.time_base) if stream.duration else 0.0
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise AudioError(f"{path.name}: cannot decode audio ({_reason(exc)})") from exc
+
+
 def load_channels(path: Path, layout: str = "agent,customer") -> list[Channel]:
     """Stereo calls give one channel per role (``layout`` = left,right); mono gives ``unknown``."""
     stereo = layout != "mono" and count_channels(path) >= 2

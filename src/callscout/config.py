@@ -27,16 +27,18 @@ class Config:
     compute_type: str = "default"  # int8 on CPU, float16 on CUDA
     language: str | None = None  # None: detect per call
     channels: str = "agent,customer"  # stereo: left,right roles; "mono" mixes down
-    beam_size: int = 5  # sequential decoding (recordings under a minute)
-    batched: bool = True  # BatchedInferencePipeline from a minute on: ~2x faster (bench/results.md)
+    beam_size: int = 5  # sequential decoding (batched = false)
+    # Batched decoding of all recordings of a run together (batch_decode.py); false: faster-whisper's
+    # sequential beam search, one file at a time (bench/results.md has both).
+    batched: bool = True
     # The catalogue's product names and aliases as Whisper hotwords: 16 of 22 names written
     # right instead of 8 on spoken test clips, none invented (bench/vocab_results.md).
     catalogue_hotwords: bool = True
     batched_beam_size: int = 1  # greedy: as accurate as beam 5 batched, 8% faster (transcribe.py)
     batch_size: int = 8
-    # Speech per batched window: 30 is ~25% faster, but loses words at window ends (WER on the
-    # ~6 min bench file 0.135 vs 0.113; 80 s file 0.151 vs 0.122). See transcribe.py.
-    batch_chunk_seconds: int = 20
+    # Seconds of speech per batched window. Whisper's encoder always reads 30 s, so shorter
+    # windows pay for padding (20: ~1.3x the time on the ~6 min bench file).
+    batch_chunk_seconds: int = 30
     cpu_threads: int = 0
     encoder: str | None = None  # None: the measured default
     speaker_roles: dict[str, str] = field(default_factory=dict)  # label -> agent/customer/unknown

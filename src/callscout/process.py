@@ -83,6 +83,10 @@ class Pipeline:
         self._transcriber = transcriber
         self._extractor = extractor
         self._warming: threading.Thread | None = None
+        # Recordings transcribed together with an earlier one (``_transcribe_group``):
+        # path -> (transcript or its error, this recording's share of the group's seconds).
+        self._transcribed: dict[Path, tuple[Transcript | Exception, float]] = {}
+        self._upcoming: list[InputFile] = []
 
     @property
     def transcriber(self):
@@ -114,7 +118,8 @@ class Pipeline:
         summary = RunSummary([FileOutcome(path, "skipped", error=reason) for path, reason in skipped])
         if any(item.kind == "audio" for item in inputs):
             self._warm_up_in_background()
-        for item in inputs:
+        for index, item in enumerate(inputs):
+            self._upcoming = inputs[index + 1 :]
             outcome = self.process_file(item, customer_pattern)
             summary.outcomes.append(outcome)
             if on_file:
@@ -130,13 +135,13 @@ class Pipeline:
                 return FileOutcome(item.path, "unchanged", call_id=record.id, seconds=time.perf_counter() - started)
             self.store.mark_processing(record)
             read_started = time.perf_counter()
-            transcript = self._read(item)
+            transcript, read_seconds = self._read(item, customer_pattern)
             extract_started = time.perf_counter()
             result = self.analyse(transcript)
             extracted = time.perf_counter()
             self._save(record, result)
             outcome = self._done(item, record, result, time.perf_counter() - started)
-            outcome.read_seconds = extract_started - read_started
+            outcome.read_seconds = read_seconds if read_seconds is not None else extract_started - read_started
             outcome.extract_seconds = extracted - extract_started
             return outcome
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
@@ -192,13 +197,62 @@ class Pipeline:
         opportunities = match_opportunities(signals, self.catalogue)
         return CallResult(transcript=transcript, signals=signals, opportunities=opportunities)
 
-    def _read(self, item: InputFile) -> Transcript:
+    def _read(self, item: InputFile, customer_pattern: str | None) -> tuple[Transcript, float | None]:
+        """The transcript, and the seconds it took where it was read with other files."""
         if item.kind == "audio":
-            return self.transcriber.transcribe_file(item.path)
+            if item.path not in self._transcribed:
+                self._transcribe_group(item, customer_pattern)
+            result, seconds = self._transcribed.pop(item.path)
+            if isinstance(result, Exception):
+                raise result
+            return result, seconds
         from callscout.transcripts import parse_transcript
 
         check_transcript_size(item.path)
-        return parse_transcript(item.path, self.config.speaker_roles)
+        return parse_transcript(item.path, self.config.speaker_roles), None
+
+    def _transcribe_group(self, item: InputFile, customer_pattern: str | None) -> None:
+        """Transcribe ``item`` with the next recordings of the run that still need it, so
+        short calls share the decoder's batches (``batch_decode``)."""
+        transcribe_files = getattr(self.transcriber, "transcribe_files", None)
+        group = [item] + (self._group_followers(item, customer_pattern) if transcribe_files else [])
+        started = time.perf_counter()
+        if transcribe_files:
+            results = transcribe_files([i.path for i in group])
+        else:  # an injected transcriber that reads one file at a time
+            results = [self.transcriber.transcribe_file(item.path)]
+        seconds = time.perf_counter() - started
+        durations = [(r.duration_s or 0.0) if isinstance(r, Transcript) else 0.0 for r in results]
+        total = sum(durations)
+        for member, result, duration in zip(group, results, durations):
+            share = duration / total if total else 1 / len(group)
+            self._transcribed[member.path] = (result, seconds * share)
+
+    def _group_followers(self, item: InputFile, customer_pattern: str | None) -> list[InputFile]:
+        """The recordings after ``item`` that fit in one group: about ``batch_size`` windows of
+        audio in all, so a group's audio stays small in memory; none that is already stored."""
+        from callscout.audio import duration_seconds
+
+        budget = self.config.batch_size * self.config.batch_chunk_seconds
+        try:
+            total = duration_seconds(item.path)
+        except Exception:  # noqa: BLE001 - reading it will report the problem
+            return []
+        followers = []
+        for upcoming in self._upcoming:
+            if upcoming.kind != "audio" or upcoming.path in self._transcribed:
+                continue
+            try:
+                if self._already_done(self._new_record(upcoming, customer_pattern)):
+                    continue
+                duration = duration_seconds(upcoming.path)
+            except Exception:  # noqa: BLE001 - it fails on its own turn, with its own error
+                continue
+            if total + duration > budget:
+                break
+            followers.append(upcoming)
+            total += duration
+        return followers
 
     def _new_record(self, item: InputFile, customer_pattern: str | None) -> CallRecord:
         check_regular_file(item.path)

@@ -1,4 +1,4 @@
-"""Speech to text with faster-whisper: one model per run, one pass per speaker channel."""
+"""Speech to text with faster-whisper: one model per run, recordings decoded in shared batches."""
 
 from __future__ import annotations
 
@@ -24,15 +24,11 @@ MAX_LOOP_WORDS = 8
 # faster-whisper's own defaults for "this window holds no speech" (see ``doubtless``).
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
-# Below this length a recording is decoded sequentially: batching pays only when there are
-# several 30 s windows to batch (bench/results.md: short clips were slower batched).
-BATCHED_MIN_SECONDS = 60.0
-# Batched decoding, measured on the ~6 min German bench file (CPU seconds and WER with 20 s chunks; bare
-# faster-whisper: default 59.5 s / 0.124, batched 27.6 s / 0.219): beam 5 with word
-# timestamps 42.3 s / 0.119; greedy 39.0 s / 0.113; greedy without word timestamps
-# 31.7 s / 0.113. Chunks of 30 s lose words at chunk ends (0.135-0.156), 15 s ones pad
-# every window to 30 s for the encoder (49.3 s / 0.154). ``Config.batch_chunk_seconds``
-# defaults to 20; bench/results.md has the end-to-end figures.
+# Batched decoding (``batch_decode``, the default), measured on the bench files against bare
+# faster-whisper: greedy is as accurate as beam 5 there and faster; 30 s windows with their
+# unwritten ends decoded again beat 20 s windows on time (~6 min file: 25.2 -> 21.3 s) at
+# WER 0.115-0.160 (bench/results.md). The sequential decoder (``batched = false``) is
+# faster-whisper's own beam search, one channel at a time.
 
 
 @dataclass
@@ -47,7 +43,7 @@ class Transcriber:
     def __init__(self, config: Config, model=None, vocabulary: str | None = None):
         self.config = config
         self._model = model
-        self._batched = None
+        self._batch_decoder = None
         # Product names for the decoder prompt (``hotwords``); see ``vocabulary_hint``.
         self.vocabulary = vocabulary
         self._vocabulary_terms = vocabulary_terms(vocabulary) if vocabulary else frozenset()
@@ -63,12 +59,82 @@ class Transcriber:
         return self.config.whisper_model
 
     def transcribe_file(self, path: Path) -> Transcript:
-        channels = load_channels(path, self.config.channels)
-        duration = max(len(c.samples) for c in channels) / SAMPLE_RATE
+        (result,) = self.transcribe_files([path])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def transcribe_files(self, paths: list[Path]) -> list[Transcript | Exception]:
+        """Each recording's transcript, or the error that stopped it; one bad file does not
+        stop the others. Batched decoding shares windows between the recordings
+        (``batch_decode``), so a group of short calls costs about one encoder pass each."""
+        results: list[Transcript | Exception] = []
+        loaded: dict[int, list[Channel]] = {}
+        for index, path in enumerate(paths):
+            try:
+                loaded[index] = load_channels(path, self.config.channels)
+                results.append(Transcript([]))
+            except Exception as exc:  # noqa: BLE001 - reported per file by the pipeline
+                results.append(exc)
+        if not loaded:
+            return results
+        try:
+            transcripts = self._batched(loaded) if self.config.batched else {i: self._sequential(c) for i, c in loaded.items()}
+        except Exception as exc:  # noqa: BLE001 - the whole group failed in the decoder
+            transcripts = {index: exc for index in loaded}
+        for index, transcript in transcripts.items():
+            results[index] = transcript
+        return results
+
+    def _batched(self, loaded: dict[int, list[Channel]]) -> dict[int, Transcript]:
+        from callscout.batch_decode import Stream
+
+        roles: list[str] = []
+        streams: list[Stream] = []
+        # The customer's channel first: its speech decides the call's language.
+        for index, channels in loaded.items():
+            for channel in sorted(channels, key=lambda c: c.role != CUSTOMER):
+                streams.append(Stream(recording=index, samples=channel.samples, language=self.config.language))
+                roles.append(channel.role)
+        decoded = self.batch_decoder.decode(streams)
+        segments: dict[int, list[Segment]] = {index: [] for index in loaded}
+        for number, stream in enumerate(streams):
+            segments[stream.recording] += without_repetitions(
+                Segment(speaker=roles[number], text=p.text, start=round(p.start, 2), end=round(p.end, 2))
+                for p in doubtless(decoded.pieces[number])
+            )
+        transcripts = {}
+        for index, channels in loaded.items():
+            language, probability = decoded.languages.get(index, (None, None))
+            transcripts[index] = Transcript(
+                segments=sorted(segments[index], key=in_time_order),
+                language=language,
+                duration_s=_duration(channels),
+                language_probability=round(probability, 4) if probability is not None else None,
+            )
+        return transcripts
+
+    @property
+    def batch_decoder(self):
+        if self._batch_decoder is None:
+            from callscout.batch_decode import BatchDecoder
+
+            terms = self._vocabulary_terms
+            self._batch_decoder = BatchDecoder(
+                self.model,
+                batch_size=self.config.batch_size,
+                beam_size=self.config.batched_beam_size,
+                chunk_seconds=self.config.batch_chunk_seconds,
+                hotwords=self.vocabulary,
+                echoes=lambda text: echoes_vocabulary(text, terms),
+            )
+        return self._batch_decoder
+
+    def _sequential(self, channels: list[Channel]) -> Transcript:
+        """faster-whisper's own sequential decoder (beam search), one channel at a time."""
         detected = Detected(self.config.language, 1.0) if self.config.language else None
         segments: list[Segment] = []
-        # The customer's channel first: its speech decides the call's language, unless it
-        # has none; then the next channel detects its own.
+        found = None
         for channel in sorted(channels, key=lambda c: c.role != CUSTOMER):
             pieces, found = self._transcribe_channel(channel, detected)
             if detected is None and pieces:
@@ -79,7 +145,7 @@ class Transcriber:
         return Transcript(
             segments=segments,
             language=detected.language,
-            duration_s=round(duration, 3),
+            duration_s=_duration(channels),
             language_probability=round(detected.probability, 4),
         )
 
@@ -93,44 +159,24 @@ class Transcriber:
         return segments, found
 
     def _decode(self, channel: Channel, detected: Detected | None, hotwords: str | None) -> tuple[list[Segment], Detected]:
-        batched = self.config.batched and len(channel.samples) / SAMPLE_RATE >= BATCHED_MIN_SECONDS
-        pieces, info = self._engine(batched).transcribe(
+        # No hallucination_silence_threshold (it needs word timestamps): with hotwords it took
+        # 10x as long on four real German clips (67.8 s vs 6.8 s) and its re-decoding wrote
+        # product names nobody said (WER 0.09-0.40 vs 0.00-0.30). VAD, ``doubtless`` and the
+        # repetition guard keep silence, noise and hold music out (tests/test_whisper_failures.py).
+        pieces, info = self.model.transcribe(
             channel.samples,
             language=detected.language if detected else None,
             language_detection_segments=LANGUAGE_DETECTION_SEGMENTS,
             vad_filter=True,
             condition_on_previous_text=False,
             hotwords=hotwords or None,
-            **self._engine_options(batched),
+            beam_size=self.config.beam_size,
         )
         segments = without_repetitions(
             Segment(speaker=channel.role, text=p.text.strip(), start=round(p.start, 2), end=round(p.end, 2))
             for p in doubtless(pieces)
         )
         return segments, Detected(info.language, info.language_probability)
-
-    def _engine_options(self, batched: bool) -> dict:
-        if batched:
-            return {
-                "beam_size": self.config.batched_beam_size,
-                "batch_size": self.config.batch_size,
-                "without_timestamps": False,
-                "chunk_length": self.config.batch_chunk_seconds,
-            }
-        # No hallucination_silence_threshold (it needs word timestamps): with hotwords it took
-        # 10x as long on four real German clips (67.8 s vs 6.8 s) and its re-decoding wrote
-        # product names nobody said (WER 0.09-0.40 vs 0.00-0.30). VAD, ``doubtless`` and the
-        # repetition guard keep silence, noise and hold music out (tests/test_whisper_failures.py).
-        return {"beam_size": self.config.beam_size}
-
-    def _engine(self, batched: bool):
-        if not batched:
-            return self.model
-        if self._batched is None:
-            from faster_whisper import BatchedInferencePipeline
-
-            self._batched = BatchedInferencePipeline(model=self.model)
-        return self._batched
 
     def _load_model(self):
         from faster_whisper import WhisperModel
@@ -143,6 +189,10 @@ class Transcriber:
             compute_type = "float16" if device == "cuda" else "int8"
         log.info("loading whisper model %s on %s (%s)", path, device, compute_type)
         return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=self.config.cpu_threads)
+
+
+def _duration(channels: list[Channel]) -> float:
+    return round(max(len(c.samples) for c in channels) / SAMPLE_RATE, 3)
 
 
 def vocabulary_hint(catalogue) -> str:

@@ -1,0 +1,281 @@
+"""Batched Whisper decoding of many recordings at once, as one stream of speech windows.
+
+faster-whisper's ``BatchedInferencePipeline`` batches the windows of one recording. A
+short call has one window, so a batch of short calls got no batching at all, and every
+call paid a second encoder pass to detect its language. Here the VAD speech of every
+channel of every recording in a group is cut into windows of up to ``chunk_seconds``,
+and windows of different recordings share a batch: one encoder pass per window, the
+language read from that same encoder output (several windows per recording, customer
+channel first), and one greedy decoding pass per batch with each window's own language
+and the catalogue's hotwords in its prompt.
+
+A full 30 s window has a known failure: the model ends its last segment early and leaves
+the final words of the window unwritten, expecting a next window that batched decoding
+never gives it. ``decode`` therefore re-decodes every such unwritten tail once, the
+tails of one recording packed together into as few windows as they fit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger("callscout")
+
+SAMPLE_RATE = 16000
+WINDOW_FRAMES = 3000  # Whisper's encoder always sees 30 s
+# Unwritten speech at the end of a window of at least FULL_SECONDS, beyond TAIL_SECONDS, is
+# decoded again (see module doc): on the bench files WER 0.151 -> 0.116 (80 s) and 0.135 ->
+# 0.129 (~6 min), for one extra window per recording or less. A shorter window is followed by
+# padding, and the model writes its end. VAD pads speech by up to 0.4 s at each end.
+FULL_SECONDS = 25.0
+TAIL_SECONDS = 1.0
+# Language detection reads at most this many windows per recording.
+LANGUAGE_WINDOWS = 4
+
+
+@dataclass
+class Stream:
+    """One channel of one recording."""
+
+    recording: Hashable
+    samples: np.ndarray
+    language: str | None = None  # fixed by the user, or None to detect
+
+
+@dataclass
+class Piece:
+    """A decoded segment, timed in its stream's original audio."""
+
+    stream: int
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+
+
+@dataclass
+class Window:
+    stream: int
+    spans: list[tuple[int, int]]  # sample ranges of the stream's audio, in order
+
+    @property
+    def seconds(self) -> float:
+        return sum(end - start for start, end in self.spans) / SAMPLE_RATE
+
+    def original_time(self, seconds: float) -> float:
+        """A time in the window's joined speech, as a time in the stream's audio."""
+        position = seconds * SAMPLE_RATE
+        for start, end in self.spans:
+            if position <= end - start:
+                return (start + position) / SAMPLE_RATE
+            position -= end - start
+        return self.spans[-1][1] / SAMPLE_RATE
+
+    def after(self, seconds: float) -> list[tuple[int, int]]:
+        """The window's spans from ``seconds`` (joined-speech time) on."""
+        skip = int(seconds * SAMPLE_RATE)
+        rest = []
+        for start, end in self.spans:
+            if skip >= end - start:
+                skip -= end - start
+                continue
+            rest.append((start + skip, end))
+            skip = 0
+        return rest
+
+
+@dataclass
+class Decoded:
+    pieces: dict[int, list[Piece]] = field(default_factory=dict)  # by stream index
+    languages: dict[Hashable, tuple[str, float]] = field(default_factory=dict)  # by recording
+
+
+def _unwritten_tail(window: Window, written_to: float) -> bool:
+    return window.seconds >= FULL_SECONDS and 0 < written_to < window.seconds - TAIL_SECONDS
+
+
+def speech_windows(stream: int, samples: np.ndarray, chunk_seconds: float) -> list[Window]:
+    """The stream's VAD speech, joined in order into windows of at most ``chunk_seconds``."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    # faster-whisper's batched settings: no speech run longer than a window.
+    options = VadOptions(max_speech_duration_s=chunk_seconds, min_silence_duration_ms=160)
+    return packed(stream, [(s["start"], s["end"]) for s in get_speech_timestamps(samples, options)], chunk_seconds)
+
+
+def packed(stream: int, spans: list[tuple[int, int]], chunk_seconds: float) -> list[Window]:
+    limit = int(chunk_seconds * SAMPLE_RATE)
+    windows: list[Window] = []
+    current: list[tuple[int, int]] = []
+    length = 0
+    for start, end in spans:
+        if current and length + end - start > limit:
+            windows.append(Window(stream, current))
+            current, length = [], 0
+        current.append((start, min(end, start + limit)))
+        length += min(end - start, limit)
+    if current:
+        windows.append(Window(stream, current))
+    return windows
+
+
+class BatchDecoder:
+    """Decodes ``Stream``s with one ``faster_whisper.WhisperModel``."""
+
+    def __init__(
+        self,
+        model,
+        batch_size: int = 8,
+        beam_size: int = 1,
+        chunk_seconds: float = 30,
+        hotwords: str | None = None,
+        echoes: Callable[[str], bool] | None = None,
+    ):
+        self.model = model
+        self.batch_size = batch_size
+        self.beam_size = beam_size
+        self.chunk_seconds = chunk_seconds
+        self.hotwords = hotwords or None
+        # Whether a decoded text copies the hotword list; such a window is decoded again without it.
+        self.echoes = echoes or (lambda text: False)
+        self._tokenizers: dict[str, object] = {}
+
+    def decode(self, streams: list[Stream]) -> Decoded:
+        result = Decoded(pieces={index: [] for index in range(len(streams))})
+        for index, stream in enumerate(streams):
+            if stream.language:
+                result.languages[stream.recording] = (stream.language, 1.0)
+        windows = [w for index, s in enumerate(streams) for w in speech_windows(index, s.samples, self.chunk_seconds)]
+        tails = self._decode_windows(windows, streams, result)
+        if tails:
+            log.debug("decoding %d unwritten window ends again", len(tails))
+            self._decode_windows(self._packed_tails(tails), streams, result, repair=True)
+        for pieces in result.pieces.values():
+            pieces.sort(key=lambda p: (p.start, p.end))
+        return result
+
+    def _packed_tails(self, tails: list[Window]) -> list[Window]:
+        by_stream: dict[int, list[tuple[int, int]]] = {}
+        for tail in tails:
+            by_stream.setdefault(tail.stream, []).extend(tail.spans)
+        return [w for stream, spans in by_stream.items() for w in packed(stream, sorted(spans), self.chunk_seconds)]
+
+    def _decode_windows(self, windows: list[Window], streams: list[Stream], result: Decoded, repair: bool = False) -> list[Window]:
+        tails: list[Window] = []
+        for first in range(0, len(windows), self.batch_size):
+            batch = windows[first : first + self.batch_size]
+            features = np.stack([self._features(streams[w.stream].samples, w) for w in batch])
+            encoded = self.model.encode(features)
+            self._detect_languages(encoded, batch, streams, result)
+            languages = [result.languages[streams[w.stream].recording][0] for w in batch]
+            outputs = self._generate(encoded, languages, self.hotwords)
+            echoed = [i for i, (tokens, _, _) in enumerate(outputs) if self.hotwords and self._has_echo(tokens, languages[i])]
+            if echoed:
+                log.info("the decoder echoed the product list; those windows are decoded again without it")
+                plain = self._generate(self.model.encode(features[echoed]), [languages[i] for i in echoed], None)
+                for i, output in zip(echoed, plain):
+                    outputs[i] = output
+            for window, language, output in zip(batch, languages, outputs):
+                pieces, written_to = self._pieces(window, language, output)
+                result.pieces[window.stream].extend(pieces)
+                if not repair and _unwritten_tail(window, written_to):
+                    tails.append(Window(window.stream, window.after(written_to)))
+        return tails
+
+    def _features(self, samples: np.ndarray, window: Window) -> np.ndarray:
+        from faster_whisper.audio import pad_or_trim
+
+        audio = np.concatenate([samples[start:end] for start, end in window.spans])
+        return pad_or_trim(self.model.feature_extractor(audio)[..., :-1], WINDOW_FRAMES)
+
+    def _detect_languages(self, encoded, batch: list[Window], streams: list[Stream], result: Decoded) -> None:
+        undecided: dict[Hashable, list[int]] = {}
+        for i, window in enumerate(batch):
+            recording = streams[window.stream].recording
+            if recording not in result.languages:
+                undecided.setdefault(recording, []).append(i)
+        if not undecided:
+            return
+        if not self.model.model.is_multilingual:
+            for recording in undecided:
+                result.languages[recording] = ("en", 1.0)
+            return
+        detected = self.model.model.detect_language(encoded)
+        for recording, indexes in undecided.items():
+            # customer channel windows come first in a recording's stream order
+            chosen = indexes[:LANGUAGE_WINDOWS]
+            totals: dict[str, float] = {}
+            for i in chosen:
+                for token, probability in detected[i]:
+                    totals[token[2:-2]] = totals.get(token[2:-2], 0.0) + probability
+            language = max(totals, key=totals.get)
+            result.languages[recording] = (language, totals[language] / len(chosen))
+
+    def _tokenizer(self, language: str):
+        if language not in self._tokenizers:
+            from faster_whisper.tokenizer import Tokenizer
+
+            self._tokenizers[language] = Tokenizer(
+                self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language=language
+            )
+        return self._tokenizers[language]
+
+    def _generate(self, encoded, languages: list[str], hotwords: str | None) -> list[tuple[list[int], float, float]]:
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        tokenizer = self._tokenizer(languages[0])
+        prompts = [
+            self.model.get_prompt(self._tokenizer(language), [], without_timestamps=False, hotwords=hotwords)
+            for language in languages
+        ]
+        results = self.model.model.generate(
+            encoded,
+            prompts,
+            beam_size=self.beam_size,
+            max_length=self.model.max_length,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            return_scores=True,
+            return_no_speech_prob=True,
+        )
+        outputs = []
+        for result in results:
+            tokens = result.sequences_ids[0]
+            # faster-whisper's average: the length-normalised score over the tokens and the end token
+            outputs.append((tokens, result.scores[0] * len(tokens) / (len(tokens) + 1), result.no_speech_prob))
+        return outputs
+
+    def _has_echo(self, tokens: list[int], language: str) -> bool:
+        tokenizer = self._tokenizer(language)
+        return any(self.echoes(tokenizer.decode(s["tokens"])) for s in self._segments(tokens, language, 30.0))
+
+    def _segments(self, tokens: list[int], language: str, seconds: float) -> list[dict]:
+        segments, _, _ = self.model._split_segments_by_timestamps(
+            tokenizer=self._tokenizer(language),
+            tokens=tokens,
+            time_offset=0.0,
+            segment_size=int(np.ceil(seconds) * self.model.frames_per_second),
+            segment_duration=seconds,
+            seek=0,
+        )
+        return segments
+
+    def _pieces(self, window: Window, language: str, output) -> tuple[list[Piece], float]:
+        """The window's pieces in original time, and how far into the window they reach."""
+        tokens, avg_logprob, no_speech_prob = output
+        tokenizer = self._tokenizer(language)
+        pieces, written_to = [], 0.0
+        for segment in self._segments(tokens, language, window.seconds):
+            text = tokenizer.decode(segment["tokens"]).strip()
+            start, end = min(segment["start"], window.seconds), min(segment["end"], window.seconds)
+            written_to = max(written_to, end)
+            if text:
+                pieces.append(
+                    Piece(window.stream, window.original_time(start), window.original_time(end), text, avg_logprob, no_speech_prob)
+                )
+        return pieces, written_to

@@ -1,0 +1,111 @@
+"""Batched decoding across recordings (``callscout.batch_decode``).
+
+Window packing and time mapping are plain unit tests. The slow ones run the real base model:
+recordings decoded together give each its own language and the text it gets alone, a bad
+file in a group fails alone, and the unwritten end of a full 30 s window is decoded again.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from callscout import batch_decode
+from callscout.batch_decode import SAMPLE_RATE, Window, packed
+from callscout.transcribe import Transcriber
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = ROOT / "fixtures" / "calls"
+S = SAMPLE_RATE
+
+
+def test_spans_are_packed_in_order_into_windows_of_at_most_the_chunk_length():
+    spans = [(0, 10 * S), (12 * S, 25 * S), (26 * S, 31 * S), (40 * S, 50 * S)]
+    windows = packed(0, spans, chunk_seconds=30)
+    assert [w.spans for w in windows] == [[(0, 10 * S), (12 * S, 25 * S), (26 * S, 31 * S)], [(40 * S, 50 * S)]]
+    assert [w.seconds for w in windows] == [28.0, 10.0]
+
+
+def test_a_span_longer_than_a_window_is_cut_to_one():
+    assert packed(3, [(0, 45 * S)], chunk_seconds=30) == [Window(3, [(0, 30 * S)])]
+    assert packed(3, [], chunk_seconds=30) == []
+
+
+def test_window_times_map_back_to_the_recording_across_the_removed_silence():
+    window = Window(0, [(2 * S, 5 * S), (10 * S, 12 * S)])  # 3 s, then 2 s of speech
+    assert window.original_time(0.0) == 2.0
+    assert window.original_time(2.5) == 4.5
+    assert window.original_time(3.5) == 10.5
+    assert window.original_time(9.0) == 12.0  # past the end: the window's last sample
+    assert window.after(1.0) == [(3 * S, 5 * S), (10 * S, 12 * S)]
+    assert window.after(4.0) == [(11 * S, 12 * S)]
+
+
+def test_only_the_unwritten_end_of_a_full_window_is_decoded_again():
+    full = Window(0, [(0, 29 * S)])
+    short = Window(0, [(0, 12 * S)])
+    assert batch_decode._unwritten_tail(full, 26.0)
+    assert not batch_decode._unwritten_tail(full, 28.5)  # within TAIL_SECONDS: VAD padding
+    assert not batch_decode._unwritten_tail(full, 0.0)  # nothing written: noise, not a cut-off
+    assert not batch_decode._unwritten_tail(short, 5.0)  # padding follows a short window
+
+
+def words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def text_of(transcript) -> str:
+    return words(" ".join(s.text for s in transcript.segments))
+
+
+@pytest.mark.slow
+def test_recordings_decoded_together_keep_their_own_language_and_text(transcriber, tmp_path):
+    german, english = CALLS / "azure_de_testing.wav", CALLS / "quilter_en.wav"
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really audio")
+    together = transcriber.transcribe_files([german, broken, english])
+    assert isinstance(together[1], Exception) and "broken.wav" in str(together[1])
+    alone = [transcriber.transcribe_file(german), transcriber.transcribe_file(english)]
+    for pair, language in zip(((together[0], alone[0]), (together[2], alone[1])), ("de", "en")):
+        assert [t.language for t in pair] == [language, language]
+        assert all(t.language_probability > 0.9 for t in pair)
+        # greedy decoding is deterministic, but batch padding may shift a rare token
+        import jiwer
+
+        assert jiwer.wer(text_of(pair[1]), text_of(pair[0])) <= 0.05
+
+
+@pytest.fixture
+def full_windows(tmp_path, shared_dir) -> Path:
+    """The three Azure German clips joined (82 s): its second 30 s window ends mid-sentence."""
+    folder = shared_dir / "realaudio" / "azure-customspeech"
+    clips = [str(folder / name) for name in ("de-DE_testing/audio.wav", "de-DE_training/audio1.wav", "de-DE_training/audio2.wav")]
+    out = tmp_path / "de_80s.wav"
+    parts = []
+    for index, clip in enumerate(clips):
+        part = out.parent / f"part{index}.wav"
+        subprocess.run(["sox", clip, "-r", "16000", "-c", "1", "-b", "16", str(part), "pad", "0", "0.8"], check=True)
+        parts.append(str(part))
+    subprocess.run(["sox", *parts, str(out)], check=True)
+    return out
+
+
+@pytest.mark.slow
+def test_the_unwritten_end_of_a_full_window_is_decoded_again(transcriber, full_windows, monkeypatch):
+    lost = "nachdem sie ein projekt erstellt haben"
+    repaired = Transcriber(replace(transcriber.config, language="de"), model=transcriber.model)
+    assert lost in text_of(repaired.transcribe_file(full_windows))
+
+    monkeypatch.setattr(batch_decode, "FULL_SECONDS", float("inf"))
+    unrepaired = Transcriber(replace(transcriber.config, language="de"), model=transcriber.model)
+    assert lost not in text_of(unrepaired.transcribe_file(full_windows))
+
+
+def test_no_speech_gives_no_windows():
+    silence = np.zeros(5 * S, dtype=np.float32)
+    assert batch_decode.speech_windows(0, silence, 30) == []
