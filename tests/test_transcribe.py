@@ -111,6 +111,11 @@ def test_a_segment_copying_the_product_list_is_an_echo():
     vocabulary = vocabulary_terms("Haftpflichtversicherung, Reise-Kreditkarte, Laptoptasche, Ernährungsplan, Fitness-Abo")
     assert echoes_vocabulary("Haftpflichtversicherung, Reise-Kreditkarte,", vocabulary)
     assert echoes_vocabulary("Laptop-Tasche, Stavos, mit einem Ernährungsplan,", vocabulary)
+    # greedy decoding's forms (bench/vocab_bench.py, batched)
+    assert echoes_vocabulary("Sint-B Konzerticket im Vorverkauf, Fitness-Abo,", vocabulary)
+    assert echoes_vocabulary("Harben, Miegel, Laptop-Tasche, Fügel, Familien", vocabulary)
+    assert not echoes_vocabulary("Daten, Test, Training und Bereitstellung.", vocabulary)  # no term
+    assert not echoes_vocabulary("Das Fitness-Abo, das Tablet, die Hülle, alles zusammen bitte.", vocabulary)
     assert not echoes_vocabulary("Wir haben eine Haftpflichtversicherung und eine Reise-Kreditkarte.", vocabulary)
     assert not echoes_vocabulary("Das Fitness-Abo, glaube ich,", vocabulary)  # one term only
     assert not echoes_vocabulary("Ja, gut,", vocabulary)

@@ -213,14 +213,23 @@ def vocabulary_terms(vocabulary: str) -> frozenset[str]:
 
 
 def echoes_vocabulary(text: str, terms: frozenset[str]) -> bool:
-    """Whether a segment reads like the hotword list copied out: a text ending in a comma
-    whose comma-separated parts name two or more of its ``vocabulary_terms``. On unclear
-    speech the base model does that ("Haftpflichtversicherung, Reise-Kreditkarte,";
-    bench/vocab_bench.py)."""
-    if not terms or not text.rstrip().endswith(","):
+    """Whether a segment reads like the hotword list copied out. On unclear speech the base
+    model does that (bench/vocab_bench.py): "Haftpflichtversicherung, Reise-Kreditkarte,"
+    (beam search), "Laptop-Tasche, Stavos, Meta-Nemnerungsplan," or "Harben, Miegel,
+    Kfz-Versicherung, Fügel, Familien" (greedy). The signs of a list, with a part naming one
+    of the ``vocabulary_terms``: a text ending in a comma with two terms, or with a part that
+    is nothing but a term; or four or more comma-separated single words."""
+    if not terms:
         return False
-    parts = [_squeezed(part) for part in text.split(",")]
-    return sum(1 for part in parts if part and any(term in part for term in terms)) >= 2
+    parts = [part for part in text.strip().split(",")]
+    named = sum(1 for part in parts if any(term in _squeezed(part) for term in terms))
+    if not named:
+        return False
+    if text.rstrip().endswith(","):
+        bare_term = any(_squeezed(part) in terms for part in parts)
+        return named >= 2 or (bare_term and len(parts) >= 3)
+    words = [len(part.split()) for part in parts if part.strip()]
+    return len(words) >= 4 and all(n == 1 for n in words)
 
 
 def spliced(segments: list[Segment], echoes: list[Segment], plain: list[Segment]) -> list[Segment]:
