@@ -79,3 +79,33 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     assert counts["USE"] == 1  # the sentence encoder's weights
     # loaded in the background while the first recording was transcribed, not after it
     assert counts.order.index("USE") < counts.order.index("transcribe_files")
+
+
+@pytest.mark.slow
+def test_recordings_are_transcribed_in_groups_without_the_ones_already_stored(tmp_path, monkeypatch):
+    """A group holds the run's next recordings that still need transcribing (up to about
+    ``batch_size`` windows of audio); a stored one is never transcribed again."""
+    from callscout.transcribe import Transcriber
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    shutil.copy(FIXTURES / "calls" / "quilter_en.wav", calls / "a.wav")
+    groups: list[list[str]] = []
+    real = Transcriber.transcribe_files
+
+    def recorded(self, paths):
+        groups.append(sorted(p.name for p in paths))
+        return real(self, paths)
+
+    monkeypatch.setattr(Transcriber, "transcribe_files", recorded)
+    catalogue = load_catalogue(FIXTURES / "catalogues" / "finanz.yaml")
+    with Store(tmp_path / "calls.db") as store:
+        Pipeline(Config(), catalogue, store).run([calls])
+        for name in ("azure_de_testing.wav", "stereo_umzug.wav"):
+            shutil.copy(FIXTURES / "calls" / name, calls / name)
+        summary = Pipeline(Config(), catalogue, store).run([calls])
+        again = Pipeline(Config(), catalogue, store).run([calls])
+
+    assert groups == [["a.wav"], ["azure_de_testing.wav", "stereo_umzug.wav"]]
+    assert sorted(o.status for o in summary.outcomes) == ["done", "done", "unchanged"]
+    assert {o.status for o in again.outcomes} == {"unchanged"}
