@@ -109,3 +109,13 @@ def test_recordings_are_transcribed_in_groups_without_the_ones_already_stored(tm
     assert groups == [["a.wav"], ["azure_de_testing.wav", "stereo_umzug.wav"]]
     assert sorted(o.status for o in summary.outcomes) == ["done", "done", "unchanged"]
     assert {o.status for o in again.outcomes} == {"unchanged"}
+
+
+def test_spacy_pipelines_run_without_importing_torch():
+    """thinc imports torch when installed (1.6 s per run); callscout hides it for spaCy."""
+    code = (
+        "import sys; from callscout.extract.pipeline import get_pipeline;"
+        "doc = get_pipeline('de')('Wir haben im Mai geheiratet.'); assert len(doc) == 6;"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

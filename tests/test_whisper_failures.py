@@ -233,10 +233,20 @@ def test_wordless_segments_are_dropped_and_do_not_break_a_repeat():
 
 
 def test_a_looping_segment_keeps_its_times_and_speaker():
-    looping = Segment("agent", "ja und dann und dann und dann und dann und dann gut", 4.5, 9.25, "Berater")
-    assert without_repetitions([looping]) == [Segment("agent", "ja und dann gut", 4.5, 9.25, "Berater")]
+    # 12 words in 2 s: more than the audio holds
+    looping = Segment("agent", "ja und dann und dann und dann und dann und dann gut", 4.5, 6.5, "Berater")
+    assert without_repetitions([looping]) == [Segment("agent", "ja und dann gut", 4.5, 6.5, "Berater")]
 
 
 def test_a_segment_that_only_loops_the_previous_one_is_dropped_after_collapsing():
     kept = without_repetitions([segment("und dann", 0, length=2), segment("und dann und dann und dann und dann", 1)])
     assert kept == [segment("und dann", 0, length=2)]
+
+
+def test_a_looped_phrase_is_collapsed_only_where_the_audio_cannot_hold_the_words():
+    looped = "Mist, wieder nichts geschafft. " * 8  # 32 words
+    assert [s.text for s in without_repetitions([segment(looped, 0.0, length=4.0)])] == ["Mist, wieder nichts geschafft."]
+    said = without_repetitions([segment(looped.strip(), 10.0, length=16.0)])  # 2 words/s: eight real takes
+    assert [s.text for s in said] == [looped.strip()]
+    untimed = without_repetitions([Segment("customer", looped)])
+    assert [s.text for s in untimed] == ["Mist, wieder nichts geschafft."]

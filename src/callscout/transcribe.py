@@ -18,9 +18,13 @@ log = logging.getLogger("callscout")
 # Several windows, not just the first 30 s: calls often open with hold music or an IVR.
 # faster-whisper detects on the speech its VAD kept, so no second VAD pass is needed.
 LANGUAGE_DETECTION_SEGMENTS = 4
-# A word n-gram said more often than this in a row is a decoding loop, not speech.
+# A word n-gram said more often than this in a row is a decoding loop, not speech...
 MAX_REPEATS = 3
 MAX_LOOP_WORDS = 8
+# ...when its segment holds more words than its audio could: fast speech is ~4 words/s, a
+# runaway loop fills the window's 448 tokens (~8 words/s). Below that rate the repeats were
+# said: the ~6 min bench file's eight takes of one sentence, cut to one, cost 0.018 WER.
+MAX_WORDS_PER_SECOND = 4.0
 # faster-whisper's own defaults for "this window holds no speech" (see ``doubtless``).
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
@@ -292,9 +296,9 @@ def doubtless(pieces) -> Iterator:
 
 def without_repetitions(segments) -> list[Segment]:
     """Cut decoding loops: collapse a phrase repeated more than ``MAX_REPEATS`` times in a
-    row to one, drop a segment that repeats the one before it over the same stretch of
-    audio, and drop segments without a single word (the base model writes "..." for a
-    tone when VAD is off).
+    row to one where the segment has more words than its audio could hold, drop a segment
+    that repeats the one before it over the same stretch of audio, and drop segments
+    without a single word (the base model writes "..." for a tone when VAD is off).
 
     The same words said again later are speech, not a loop: dropping every repeated
     segment cut seven real "Mist, wieder nichts geschafft." takes from the ~6 min bench
@@ -302,7 +306,7 @@ def without_repetitions(segments) -> list[Segment]:
     """
     kept: list[Segment] = []
     for segment in segments:
-        text = collapse_loops(segment.text)
+        text = segment.text if _speakable(segment) else collapse_loops(segment.text)
         if not _normalised(text.split()):  # "..." or "♪": no word at all
             continue
         if kept and _same_words_same_audio(segment, text, kept[-1]):
@@ -310,6 +314,13 @@ def without_repetitions(segments) -> list[Segment]:
             continue
         kept.append(replace(segment, text=text))
     return kept
+
+
+def _speakable(segment: Segment) -> bool:
+    """Whether the segment's audio could hold its words (see ``MAX_WORDS_PER_SECOND``)."""
+    if segment.start is None or segment.end is None or segment.end <= segment.start:
+        return False
+    return len(segment.text.split()) <= MAX_WORDS_PER_SECOND * (segment.end - segment.start)
 
 
 def _same_words_same_audio(segment: Segment, text: str, previous: Segment) -> bool:
