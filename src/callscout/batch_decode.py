@@ -11,13 +11,15 @@ and the catalogue's hotwords in its prompt.
 
 A full 30 s window has a known failure: the model ends its last segment early and leaves
 the final words of the window unwritten, expecting a next window that batched decoding
-never gives it. ``decode`` therefore re-decodes every such unwritten tail once, the
-tails of one recording packed together into as few windows as they fit.
+never gives it. ``decode`` therefore re-decodes every such unwritten tail once, in the
+next batch, the tails of one recording's windows in a batch packed into as few windows as
+they fit.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -62,6 +64,7 @@ class Piece:
 class Window:
     stream: int
     spans: list[tuple[int, int]]  # sample ranges of the stream's audio, in order
+    repair: bool = False  # the unwritten end of another window, decoded again
 
     @property
     def seconds(self) -> float:
@@ -93,6 +96,15 @@ class Window:
 class Decoded:
     pieces: dict[int, list[Piece]] = field(default_factory=dict)  # by stream index
     languages: dict[Hashable, tuple[str, float]] = field(default_factory=dict)  # by recording
+
+
+def _rows(encoded, rows: list[int], size: int):
+    """The encoder output of some windows of a batch (on CPU; on a GPU the whole batch)."""
+    if len(rows) == size or encoded.device != "cpu":
+        return encoded
+    import ctranslate2
+
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.asarray(encoded)[rows]))
 
 
 def _unwritten_tail(window: Window, written_to: float) -> bool:
@@ -150,42 +162,39 @@ class BatchDecoder:
         for index, stream in enumerate(streams):
             if stream.language:
                 result.languages[stream.recording] = (stream.language, 1.0)
-        windows = [w for index, s in enumerate(streams) for w in speech_windows(index, s.samples, self.chunk_seconds)]
-        tails = self._decode_windows(windows, streams, result)
-        if tails:
-            log.debug("decoding %d unwritten window ends again", len(tails))
-            self._decode_windows(self._packed_tails(tails), streams, result, repair=True)
+        queue = deque(w for index, s in enumerate(streams) for w in speech_windows(index, s.samples, self.chunk_seconds))
+        while queue:
+            batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
+            # a batch's unwritten ends join the next batch, not a batch of their own
+            queue.extend(self._decode_batch(batch, streams, result))
         for pieces in result.pieces.values():
             pieces.sort(key=lambda p: (p.start, p.end))
         return result
 
-    def _packed_tails(self, tails: list[Window]) -> list[Window]:
-        by_stream: dict[int, list[tuple[int, int]]] = {}
-        for tail in tails:
-            by_stream.setdefault(tail.stream, []).extend(tail.spans)
-        return [w for stream, spans in by_stream.items() for w in packed(stream, sorted(spans), self.chunk_seconds)]
-
-    def _decode_windows(self, windows: list[Window], streams: list[Stream], result: Decoded, repair: bool = False) -> list[Window]:
-        tails: list[Window] = []
-        for first in range(0, len(windows), self.batch_size):
-            batch = windows[first : first + self.batch_size]
-            features = np.stack([self._features(streams[w.stream].samples, w) for w in batch])
-            encoded = self.model.encode(features)
-            self._detect_languages(encoded, batch, streams, result)
-            languages = [result.languages[streams[w.stream].recording][0] for w in batch]
-            outputs = self._generate(encoded, languages, self.hotwords)
-            echoed = [i for i, (tokens, _, _) in enumerate(outputs) if self.hotwords and self._has_echo(tokens, languages[i])]
-            if echoed:
-                log.info("the decoder echoed the product list; those windows are decoded again without it")
-                plain = self._generate(self.model.encode(features[echoed]), [languages[i] for i in echoed], None)
-                for i, output in zip(echoed, plain):
-                    outputs[i] = output
-            for window, language, output in zip(batch, languages, outputs):
-                pieces, written_to = self._pieces(window, language, output)
-                result.pieces[window.stream].extend(pieces)
-                if not repair and _unwritten_tail(window, written_to):
-                    tails.append(Window(window.stream, window.after(written_to)))
-        return tails
+    def _decode_batch(self, batch: list[Window], streams: list[Stream], result: Decoded) -> list[Window]:
+        """Decodes the batch into ``result``; returns its windows' unwritten ends, packed."""
+        features = np.stack([self._features(streams[w.stream].samples, w) for w in batch])
+        encoded = self.model.encode(features)
+        self._detect_languages(encoded, batch, streams, result)
+        languages = [result.languages[streams[w.stream].recording][0] for w in batch]
+        outputs = self._generate(encoded, languages, self.hotwords)
+        echoed = [i for i, (tokens, _, _) in enumerate(outputs) if self.hotwords and self._has_echo(tokens, languages[i])]
+        if echoed:
+            log.info("the decoder echoed the product list; those windows are decoded again without it")
+            plain = self._generate(self.model.encode(features[echoed]), [languages[i] for i in echoed], None)
+            for i, output in zip(echoed, plain):
+                outputs[i] = output
+        tails: dict[int, list[tuple[int, int]]] = {}
+        for window, language, output in zip(batch, languages, outputs):
+            pieces, written_to = self._pieces(window, language, output)
+            result.pieces[window.stream].extend(pieces)
+            if not window.repair and _unwritten_tail(window, written_to):
+                tails.setdefault(window.stream, []).extend(window.after(written_to))
+        return [
+            Window(w.stream, w.spans, repair=True)
+            for stream, spans in tails.items()
+            for w in packed(stream, sorted(spans), self.chunk_seconds)
+        ]
 
     def _features(self, samples: np.ndarray, window: Window) -> np.ndarray:
         from faster_whisper.audio import pad_or_trim
@@ -197,7 +206,8 @@ class BatchDecoder:
         undecided: dict[Hashable, list[int]] = {}
         for i, window in enumerate(batch):
             recording = streams[window.stream].recording
-            if recording not in result.languages:
+            if recording not in result.languages and len(undecided.get(recording, [])) < LANGUAGE_WINDOWS:
+                # customer channel windows come first in a recording's stream order
                 undecided.setdefault(recording, []).append(i)
         if not undecided:
             return
@@ -205,16 +215,15 @@ class BatchDecoder:
             for recording in undecided:
                 result.languages[recording] = ("en", 1.0)
             return
-        detected = self.model.model.detect_language(encoded)
+        chosen = sorted(i for indexes in undecided.values() for i in indexes)
+        detected = dict(zip(chosen, self.model.model.detect_language(_rows(encoded, chosen, len(batch)))))
         for recording, indexes in undecided.items():
-            # customer channel windows come first in a recording's stream order
-            chosen = indexes[:LANGUAGE_WINDOWS]
             totals: dict[str, float] = {}
-            for i in chosen:
+            for i in indexes:
                 for token, probability in detected[i]:
                     totals[token[2:-2]] = totals.get(token[2:-2], 0.0) + probability
             language = max(totals, key=totals.get)
-            result.languages[recording] = (language, totals[language] / len(chosen))
+            result.languages[recording] = (language, totals[language] / len(indexes))
 
     def _tokenizer(self, language: str):
         if language not in self._tokenizers:
