@@ -109,3 +109,30 @@ def test_the_unwritten_end_of_a_full_window_is_decoded_again(transcriber, full_w
 def test_no_speech_gives_no_windows():
     silence = np.zeros(5 * S, dtype=np.float32)
     assert batch_decode.speech_windows(0, silence, 30) == []
+
+
+@pytest.mark.slow
+def test_a_window_echoing_the_hotwords_is_decoded_again_without_them(transcriber):
+    """Only the echoing windows of a batch (here: the German call's) are decoded again, from
+    the batch's own encoder output; their text is then the plain decoding's (batch padding
+    aside)."""
+    import jiwer
+
+    from callscout.audio import load_channels
+    from callscout.batch_decode import BatchDecoder, Stream
+
+    german = load_channels(CALLS / "azure_de_testing.wav")[0].samples
+    english = load_channels(CALLS / "quilter_en.wav")[0].samples
+    streams = [Stream("de", german, "de"), Stream("en", english, "en")]
+    plain = BatchDecoder(transcriber.model).decode(streams)
+    flagged = []
+
+    def echoes(text: str) -> bool:  # every German window, no English one
+        flagged.append(text)
+        return bool(re.search(r"\b(und|sie|der|ist)\b", text.lower()))
+
+    hot = BatchDecoder(transcriber.model, hotwords="Hausratversicherung, Juniordepot", echoes=echoes).decode(streams)
+    assert any(echoes(text) for text in flagged) and not all(echoes(text) for text in flagged)
+    plain_german = words(" ".join(p.text for p in plain.pieces[0]))
+    assert jiwer.wer(plain_german, words(" ".join(p.text for p in hot.pieces[0]))) <= 0.02
+    assert hot.pieces[1] and not any(echoes(p.text) for p in hot.pieces[1])

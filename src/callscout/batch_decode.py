@@ -181,7 +181,10 @@ class BatchDecoder:
         echoed = [i for i, (tokens, _, _) in enumerate(outputs) if self.hotwords and self._has_echo(tokens, languages[i])]
         if echoed:
             log.info("the decoder echoed the product list; those windows are decoded again without it")
-            plain = self._generate(self.model.encode(features[echoed]), [languages[i] for i in echoed], None)
+            again = _rows(encoded, echoed, len(batch))
+            if again is encoded and len(echoed) < len(batch):  # on a GPU: encode those windows again
+                again = self.model.encode(features[echoed])
+            plain = self._generate(again, [languages[i] for i in echoed], None)
             for i, output in zip(echoed, plain):
                 outputs[i] = output
         tails: dict[int, list[tuple[int, int]]] = {}
