@@ -235,3 +235,16 @@ def test_discover_the_fixtures():
         "LICENSE-picovoice-leopard",
         "README.md",
     ]
+
+
+def test_an_oversized_sidecar_is_one_line_error_without_reading_it_whole(tmp_path):
+    from callscout.inputs import MAX_SIDECAR_BYTES
+
+    (tmp_path / "call.txt").write_text("Kunde: Hallo.\n", encoding="utf-8")
+    padding = " " * (MAX_SIDECAR_BYTES + 10)
+    (tmp_path / "call.meta.json").write_text('{"customer_id": "K-1"' + padding + "}", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_meta(tmp_path / "call.txt")
+    assert str(info.value) == "call.meta.json: sidecar larger than 64 KiB; it holds three short fields"
+    (tmp_path / "call.meta.json").write_text('{"customer_id": "K-1"' + " " * 1000 + "}", encoding="utf-8")
+    assert read_meta(tmp_path / "call.txt").customer_id == "K-1"

@@ -81,12 +81,21 @@ def checked_recorded_at(value: str | None, sidecar: str) -> str | None:
     return value
 
 
+# A sidecar holds three short strings; a bigger one is a mistake (or an attack on memory).
+MAX_SIDECAR_BYTES = 64 * 1024
+
+
 def load_sidecar(sidecar: Path) -> dict:
     name = sidecar.name
     try:
-        data = json.loads(sidecar.read_bytes().decode("utf-8-sig"))
+        with open(sidecar, "rb") as handle:
+            raw = handle.read(MAX_SIDECAR_BYTES + 1)
     except OSError as err:
         raise InputError(f"{name}: cannot read sidecar ({err.strerror or type(err).__name__})") from None
+    if len(raw) > MAX_SIDECAR_BYTES:
+        raise InputError(f"{name}: sidecar larger than {MAX_SIDECAR_BYTES // 1024} KiB; it holds three short fields")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise InputError(f"{name}: sidecar is not valid UTF-8") from None
     except json.JSONDecodeError as err:
