@@ -3,7 +3,7 @@
     python bench/run_bench.py [--quick] [--write bench/results.md]
 
 Each variant runs in a fresh process (model loading included), so wall time and peak RSS
-are what a user sees. Prints one table row per workload and variant: wall time, real-time
+are what a user sees. ``callscout, no hotwords`` is ``catalogue_hotwords = false``. Prints one table row per workload and variant: wall time, real-time
 factor, ratio to bare default and to bare batched, WER against the references, peak RSS.
 """
 
@@ -62,15 +62,17 @@ STAGES = re.compile(r"time: reading/transcription ([\d.]+) s, extraction ([\d.]+
 stage_seconds: dict[str, tuple[float, float]] = {}  # workload -> (transcription, extraction)
 
 
-def callscout(workload: Workload, threads: int | None = None) -> tuple[float, float, dict[str, str]]:
+def callscout(workload: Workload, threads: int | None = None, hotwords: bool = True) -> tuple[float, float, dict[str, str]]:
     env = dict(os.environ, COLUMNS="200")
     if threads is not None:
         env["CALLSCOUT_CPU_THREADS"] = str(threads)
+    if not hotwords:
+        env["CALLSCOUT_CATALOGUE_HOTWORDS"] = "false"
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.db"
         command = [sys.executable, "-m", "callscout", "process", *workload.files, "--catalogue", str(CATALOGUE), "--db", str(db)]
         seconds, rss, output = timed(command, env)
-        if match := STAGES.search(output):
+        if hotwords and (match := STAGES.search(output)):
             stage_seconds[workload.name] = (float(match[1]), float(match[2]))
         with sqlite3.connect(db) as connection:
             rows = connection.execute(
@@ -102,6 +104,8 @@ def run_all(loads: list[Workload]) -> list[Run]:
             ("bare default", lambda w: bare(w, "default")),
             ("bare batched", lambda w: bare(w, "batched")),
             ("callscout process", callscout),
+            # what the catalogue hotwords cost (bench/vocab_results.md has what they buy)
+            ("callscout, no hotwords", lambda w: callscout(w, hotwords=False)),
         ):
             seconds, rss, texts = runner(load)
             runs.append(Run(load.name, variant, seconds, rss, wer(load, texts), duration))
