@@ -156,6 +156,8 @@ class BatchDecoder:
         # Whether a decoded text copies the hotword list; such a window is decoded again without it.
         self.echoes = echoes or (lambda text: False)
         self._tokenizers: dict[str, object] = {}
+        self._prompts: dict[tuple[str, str | None], list[int]] = {}
+        self._suppressed: list[int] | None = None  # the same token ids for every language
 
     def decode(self, streams: list[Stream]) -> Decoded:
         result = Decoded(pieces={index: [] for index in range(len(streams))})
@@ -177,8 +179,11 @@ class BatchDecoder:
         encoded = self.model.encode(features)
         self._detect_languages(encoded, batch, streams, result)
         languages = [result.languages[streams[w.stream].recording][0] for w in batch]
-        outputs = self._generate(encoded, languages, self.hotwords)
-        echoed = [i for i, (tokens, _, _) in enumerate(outputs) if self.hotwords and self._has_echo(tokens, languages[i])]
+        decoded = [
+            self._pieces(window, language, output)
+            for window, language, output in zip(batch, languages, self._generate(encoded, languages, self.hotwords))
+        ]
+        echoed = [i for i, (pieces, _) in enumerate(decoded) if self.hotwords and any(self.echoes(p.text) for p in pieces)]
         if echoed:
             log.info("the decoder echoed the product list; those windows are decoded again without it")
             again = _rows(encoded, echoed, len(batch))
@@ -186,10 +191,9 @@ class BatchDecoder:
                 again = self.model.encode(features[echoed])
             plain = self._generate(again, [languages[i] for i in echoed], None)
             for i, output in zip(echoed, plain):
-                outputs[i] = output
+                decoded[i] = self._pieces(batch[i], languages[i], output)
         tails: dict[int, list[tuple[int, int]]] = {}
-        for window, language, output in zip(batch, languages, outputs):
-            pieces, written_to = self._pieces(window, language, output)
+        for window, (pieces, written_to) in zip(batch, decoded):
             result.pieces[window.stream].extend(pieces)
             if not window.repair and _unwritten_tail(window, written_to):
                 tails.setdefault(window.stream, []).extend(window.after(written_to))
@@ -237,21 +241,25 @@ class BatchDecoder:
             )
         return self._tokenizers[language]
 
+    def _prompt(self, language: str, hotwords: str | None) -> list[int]:
+        """The decoder prompt, its hotwords tokenised once per language, not per window."""
+        if (language, hotwords) not in self._prompts:
+            tokenizer = self._tokenizer(language)
+            self._prompts[language, hotwords] = self.model.get_prompt(tokenizer, [], without_timestamps=False, hotwords=hotwords)
+        return self._prompts[language, hotwords]
+
     def _generate(self, encoded, languages: list[str], hotwords: str | None) -> list[tuple[list[int], float, float]]:
         from faster_whisper.transcribe import get_suppressed_tokens
 
-        tokenizer = self._tokenizer(languages[0])
-        prompts = [
-            self.model.get_prompt(self._tokenizer(language), [], without_timestamps=False, hotwords=hotwords)
-            for language in languages
-        ]
+        if self._suppressed is None:
+            self._suppressed = get_suppressed_tokens(self._tokenizer(languages[0]), [-1])
         results = self.model.model.generate(
             encoded,
-            prompts,
+            [self._prompt(language, hotwords) for language in languages],
             beam_size=self.beam_size,
             max_length=self.model.max_length,
             suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            suppress_tokens=self._suppressed,
             return_scores=True,
             return_no_speech_prob=True,
         )
@@ -261,10 +269,6 @@ class BatchDecoder:
             # faster-whisper's average: the length-normalised score over the tokens and the end token
             outputs.append((tokens, result.scores[0] * len(tokens) / (len(tokens) + 1), result.no_speech_prob))
         return outputs
-
-    def _has_echo(self, tokens: list[int], language: str) -> bool:
-        tokenizer = self._tokenizer(language)
-        return any(self.echoes(tokenizer.decode(s["tokens"])) for s in self._segments(tokens, language, 30.0))
 
     def _segments(self, tokens: list[int], language: str, seconds: float) -> list[dict]:
         segments, _, _ = self.model._split_segments_by_timestamps(

@@ -214,13 +214,9 @@ class Pipeline:
     def _transcribe_group(self, item: InputFile, customer_pattern: str | None) -> None:
         """Transcribe ``item`` with the next recordings of the run that still need it, so
         short calls share the decoder's batches (``batch_decode``)."""
-        transcribe_files = getattr(self.transcriber, "transcribe_files", None)
-        group = [item] + (self._group_followers(item, customer_pattern) if transcribe_files else [])
+        group = [item] + self._group_followers(item, customer_pattern)
         started = time.perf_counter()
-        if transcribe_files:
-            results = transcribe_files([i.path for i in group])
-        else:  # an injected transcriber that reads one file at a time
-            results = [self.transcriber.transcribe_file(item.path)]
+        results = self.transcriber.transcribe_files([i.path for i in group])
         seconds = time.perf_counter() - started
         durations = [(r.duration_s or 0.0) if isinstance(r, Transcript) else 0.0 for r in results]
         total = sum(durations)

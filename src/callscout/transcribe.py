@@ -103,10 +103,7 @@ class Transcriber:
         decoded = self.batch_decoder.decode(streams)
         segments: dict[int, list[Segment]] = {index: [] for index in loaded}
         for number, stream in enumerate(streams):
-            segments[stream.recording] += without_repetitions(
-                Segment(speaker=roles[number], text=p.text, start=round(p.start, 2), end=round(p.end, 2))
-                for p in doubtless(decoded.pieces[number])
-            )
+            segments[stream.recording] += guarded(decoded.pieces[number], roles[number])
         transcripts = {}
         for index, channels in loaded.items():
             language, probability = decoded.languages.get(index, (None, None))
@@ -176,10 +173,7 @@ class Transcriber:
             hotwords=hotwords or None,
             beam_size=self.config.beam_size,
         )
-        segments = without_repetitions(
-            Segment(speaker=channel.role, text=p.text.strip(), start=round(p.start, 2), end=round(p.end, 2))
-            for p in doubtless(pieces)
-        )
+        segments = guarded(pieces, channel.role)
         return segments, Detected(info.language, info.language_probability)
 
     def _load_model(self):
@@ -270,6 +264,14 @@ def _device(choice: str) -> str:
 
 
 # hallucination guards
+
+
+def guarded(pieces, speaker: str) -> list[Segment]:
+    """Either decoder's pieces as ``speaker``'s segments, through both hallucination guards."""
+    return without_repetitions(
+        Segment(speaker=speaker, text=p.text.strip(), start=round(p.start, 2), end=round(p.end, 2))
+        for p in doubtless(pieces)
+    )
 
 
 def doubtless(pieces) -> Iterator:
