@@ -136,3 +136,59 @@ def test_a_window_echoing_the_hotwords_is_decoded_again_without_them(transcriber
     plain_german = words(" ".join(p.text for p in plain.pieces[0]))
     assert jiwer.wer(plain_german, words(" ".join(p.text for p in hot.pieces[0]))) <= 0.02
     assert hot.pieces[1] and not any(echoes(p.text) for p in hot.pieces[1])
+
+
+def test_a_short_window_is_encoded_as_its_speech_and_padding_not_30_s():
+    assert batch_decode.encoder_frames(3.0) == 1000
+    assert batch_decode.encoder_frames(5.0) == 1000  # 5 s of speech, 5 s of padding
+    assert batch_decode.encoder_frames(5.5) == 2000
+    assert batch_decode.encoder_frames(24.0) == 3000
+    assert batch_decode.encoder_frames(30.0) == 3000
+
+
+def test_doubt_follows_whispers_own_fallback_thresholds():
+    loop = "Kommentator, " + "Hättestellung, " * 30  # a fitted window's real output, once
+    assert batch_decode.doubtful(loop, -0.11)
+    assert batch_decode.doubtful("Eure Tröte nervt.", -1.2)
+    assert not batch_decode.doubtful("Der Kommentator nimmt das Headset ab und wendet sich einem Kollegen zu.", -0.18)
+    assert not batch_decode.doubtful("", -0.5)
+
+
+class EncoderInputs:
+    """The real model, recording the input length of each encoder batch."""
+
+    def __init__(self, model):
+        self._model = model
+        self.frames: list[int] = []
+
+    def encode(self, features):
+        self.frames += [features.shape[-1]] * len(features)
+        return self._model.encode(features)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+@pytest.mark.slow
+def test_short_windows_are_encoded_fitted_and_a_doubted_one_again_with_30_s(transcriber, monkeypatch):
+    import jiwer
+
+    from callscout.audio import load_channels
+    from callscout.batch_decode import BatchDecoder, Stream
+
+    english = load_channels(CALLS / "quilter_en.wav")[0].samples  # 5.9 s
+    streams = [Stream("en", english)]
+    whole = BatchDecoder(transcriber.model, fitted=False).decode(streams)
+    expected = words(" ".join(p.text for p in whole.pieces[0]))
+
+    spy = EncoderInputs(transcriber.model)
+    fitted = BatchDecoder(spy, fitted=True).decode(streams)
+    assert spy.frames == [2000]  # 5.9 s of speech and padding: 20 s, not 30 s
+    assert fitted.languages["en"][0] == "en"
+    assert jiwer.wer(expected, words(" ".join(p.text for p in fitted.pieces[0]))) <= 0.1
+
+    spy.frames.clear()
+    monkeypatch.setattr(batch_decode, "doubtful", lambda text, avg_logprob: True)
+    doubted = BatchDecoder(spy, fitted=True).decode(streams)
+    assert spy.frames == [2000, 3000]  # doubted output is not kept: decoded again with 30 s
+    assert jiwer.wer(expected, words(" ".join(p.text for p in doubted.pieces[0]))) <= 0.02

@@ -126,6 +126,7 @@ class Transcriber:
                 batch_size=self.config.batch_size,
                 beam_size=self.config.batched_beam_size,
                 chunk_seconds=self.config.batch_chunk_seconds,
+                fitted=self.config.batch_fitted_windows,
                 hotwords=self.vocabulary,
                 echoes=lambda text: echoes_vocabulary(text, terms),
             )
