@@ -3,7 +3,8 @@
     python bench/run_bench.py [--quick] [--write bench/results.md]
 
 Each variant runs in a fresh process (model loading included), so wall time and peak RSS
-are what a user sees. ``callscout, no hotwords`` is ``catalogue_hotwords = false``. Prints one table row per workload and variant: wall time, real-time
+are what a user sees. ``callscout, no hotwords`` is ``catalogue_hotwords = false``;
+``callscout, 30 s windows`` is ``batch_fitted_windows = false``. Prints one table row per workload and variant: wall time, real-time
 factor, ratio to bare default and to bare batched, WER against the references, peak RSS.
 """
 
@@ -62,17 +63,17 @@ STAGES = re.compile(r"time: reading/transcription ([\d.]+) s, extraction ([\d.]+
 stage_seconds: dict[str, tuple[float, float]] = {}  # workload -> (transcription, extraction)
 
 
-def callscout(workload: Workload, threads: int | None = None, hotwords: bool = True) -> tuple[float, float, dict[str, str]]:
+def callscout(workload: Workload, threads: int | None = None, **settings: str) -> tuple[float, float, dict[str, str]]:
+    """``settings``: config keys for this run, as environment variables (``CALLSCOUT_KEY``)."""
     env = dict(os.environ, COLUMNS="200")
     if threads is not None:
         env["CALLSCOUT_CPU_THREADS"] = str(threads)
-    if not hotwords:
-        env["CALLSCOUT_CATALOGUE_HOTWORDS"] = "false"
+    env.update({f"CALLSCOUT_{key.upper()}": value for key, value in settings.items()})
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.db"
         command = [sys.executable, "-m", "callscout", "process", *workload.files, "--catalogue", str(CATALOGUE), "--db", str(db)]
         seconds, rss, output = timed(command, env)
-        if hotwords and (match := STAGES.search(output)):
+        if not settings and (match := STAGES.search(output)):
             stage_seconds[workload.name] = (float(match[1]), float(match[2]))
         with sqlite3.connect(db) as connection:
             rows = connection.execute(
@@ -107,7 +108,9 @@ def run_all(loads: list[Workload], repeat: int = 1) -> list[Run]:
             ("bare batched", lambda w: bare(w, "batched")),
             ("callscout process", callscout),
             # what the catalogue hotwords cost (bench/vocab_results.md has what they buy)
-            ("callscout, no hotwords", lambda w: callscout(w, hotwords=False)),
+            ("callscout, no hotwords", lambda w: callscout(w, catalogue_hotwords="false")),
+            # every window encoded as 30 s, as Whisper was trained (batch_decode.encoder_frames)
+            ("callscout, 30 s windows", lambda w: callscout(w, batch_fitted_windows="false")),
         ):
             seconds, rss, texts = runner(load)
             for _ in range(repeat - 1):
