@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callscout.audio import AudioError, count_channels, load_channels
+from callscout.audio import AudioError, load_channels
 
 
 def normalise(text: str) -> str:
@@ -29,11 +29,26 @@ def test_mono_recording_stored_as_identical_stereo_is_one_unknown_speaker(shared
 
 def test_stereo_channels_get_roles_in_the_configured_order(shared_dir):
     path = shared_dir / "realaudio/faster-whisper/stereo_diarization.wav"
-    assert count_channels(path) == 2
     assert [c.role for c in load_channels(path)] == ["agent", "customer"]
     assert [c.role for c in load_channels(path, "customer,agent")] == ["customer", "agent"]
     mono = load_channels(path, "mono")
     assert [c.role for c in mono] == ["unknown"] and mono[0].samples.ndim == 1
+    left, right = load_channels(path)
+    assert len(left.samples) == len(right.samples) == len(mono[0].samples)
+    assert not np.array_equal(left.samples, right.samples)
+
+
+def test_audio_decodes_as_faster_whispers_own_decoder_does(shared_dir):
+    """callscout's decoder skips decode_audio's gc.collect() per file, not a sample."""
+    from faster_whisper import decode_audio
+
+    for relative in ("faster-whisper/jfk.flac", "thorsten-voice/gt/sample01-gt.wav", "faster-whisper/stereo_diarization.wav"):
+        path = shared_dir / "realaudio" / relative
+        assert np.array_equal(load_channels(path, "mono")[0].samples, decode_audio(str(path)))
+    stereo = shared_dir / "realaudio/faster-whisper/stereo_diarization.wav"
+    left, right = load_channels(stereo)
+    expected_left, expected_right = decode_audio(str(stereo), split_stereo=True)
+    assert np.array_equal(left.samples, expected_left) and np.array_equal(right.samples, expected_right)
 
 
 def test_undecodable_audio_is_one_line_error(tmp_path):
