@@ -192,3 +192,44 @@ def test_short_windows_are_encoded_fitted_and_a_doubted_one_again_with_30_s(tran
     doubted = BatchDecoder(spy, fitted=True).decode(streams)
     assert spy.frames == [2000, 3000]  # doubted output is not kept: decoded again with 30 s
     assert jiwer.wer(expected, words(" ".join(p.text for p in doubted.pieces[0]))) <= 0.02
+
+
+class GenerateCalls:
+    """The real ctranslate2 model, recording the beam size and batch size of each generate()."""
+
+    def __init__(self, model):
+        self._model = model
+        self.calls: list[tuple[int, int]] = []
+
+    def generate(self, encoded, prompts, **options):
+        self.calls.append((options["beam_size"], len(prompts)))
+        return self._model.generate(encoded, prompts, **options)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+@pytest.mark.slow
+def test_windows_the_greedy_decoder_is_unsure_of_are_searched_with_beams(transcriber, monkeypatch):
+    from callscout.audio import load_channels
+    from callscout.batch_decode import UNSURE_BEAM, BatchDecoder, Stream
+
+    german = load_channels(CALLS / "azure_de_testing.wav")[0].samples
+    english = load_channels(CALLS / "quilter_en.wav")[0].samples
+    streams = [Stream("de", german, "de"), Stream("en", english, "en")]
+    whisper = EncoderInputs(transcriber.model)
+    whisper.model = GenerateCalls(transcriber.model.model)
+
+    monkeypatch.setattr(batch_decode, "UNSURE_LOGPROB", float("-inf"))  # sure of everything
+    sure = BatchDecoder(whisper, fitted=False).decode(streams)
+    assert {beam for beam, _ in whisper.model.calls} == {1}
+
+    whisper.model.calls.clear()
+    whisper.frames.clear()
+    monkeypatch.setattr(batch_decode, "UNSURE_LOGPROB", 0.0)  # sure of nothing
+    unsure = BatchDecoder(whisper, fitted=False).decode(streams)
+    greedy, searched = [c for c in whisper.model.calls if c[0] == 1], [c for c in whisper.model.calls if c[0] == UNSURE_BEAM]
+    assert sum(n for _, n in searched) == sum(n for _, n in greedy)  # every window searched again
+    assert len(whisper.frames) == sum(n for _, n in greedy)  # from the same encoder output
+    for stream in (0, 1):
+        assert unsure.pieces[stream] and sure.pieces[stream]

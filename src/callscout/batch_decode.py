@@ -47,6 +47,12 @@ FIT_STEP_SECONDS = 10
 FIT_PAD_SECONDS = 5
 LOGPROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
+# Greedy decoding where the model is sure, beam search where it is not: a window whose greedy
+# output averages a log-probability under UNSURE_LOGPROB is decoded again with beam search, from
+# the same encoder output. Bench: 20 clips' WER 0.107 -> 0.096 for ~1 s; the ~6 min file
+# unchanged (its windows are sure). Beam search for every window cost the ~6 min file 20 %.
+UNSURE_LOGPROB = -0.5
+UNSURE_BEAM = 5
 
 
 @dataclass
@@ -221,11 +227,16 @@ class BatchDecoder:
         echoed = [i for i, (pieces, _) in enumerate(decoded) if self.hotwords and any(self.echoes(p.text) for p in pieces)]
         if echoed:
             log.info("the decoder echoed the product list; those windows are decoded again without it")
-            again = _rows(encoded, echoed, len(batch))
-            if again is encoded and len(echoed) < len(batch):  # on a GPU: encode those windows again
-                again = self.model.encode(features[echoed])
-            plain = self._generate(again, [languages[i] for i in echoed], None)
+            plain = self._generate(self._encoded_rows(encoded, features, echoed), [languages[i] for i in echoed], None)
             for i, output in zip(echoed, plain):
+                decoded[i] = self._pieces(batch[i], languages[i], output)
+                outputs[i] = output
+        unsure = [
+            i for i, output in enumerate(outputs) if self.beam_size < UNSURE_BEAM and output[1] < UNSURE_LOGPROB and i not in echoed
+        ]
+        if unsure:
+            again = self._encoded_rows(encoded, features, unsure)
+            for i, output in zip(unsure, self._generate(again, [languages[i] for i in unsure], self.hotwords, UNSURE_BEAM)):
                 decoded[i] = self._pieces(batch[i], languages[i], output)
                 outputs[i] = output
         tails: dict[int, list[tuple[int, int]]] = {}
@@ -242,6 +253,13 @@ class BatchDecoder:
             for stream, spans in tails.items()
             for w in packed(stream, sorted(spans), self.chunk_seconds)
         ]
+
+    def _encoded_rows(self, encoded, features: np.ndarray, rows: list[int]):
+        """The encoder output of some of the batch's windows, for decoding them again."""
+        again = _rows(encoded, rows, len(features))
+        if again is encoded and len(rows) < len(features):  # on a GPU: encode those windows again
+            again = self.model.encode(features[rows])
+        return again
 
     def _features(self, samples: np.ndarray, window: Window, frames: int) -> np.ndarray:
         from faster_whisper.audio import pad_or_trim
@@ -288,7 +306,7 @@ class BatchDecoder:
             self._prompts[language, hotwords] = self.model.get_prompt(tokenizer, [], without_timestamps=False, hotwords=hotwords)
         return self._prompts[language, hotwords]
 
-    def _generate(self, encoded, languages: list[str], hotwords: str | None) -> list[tuple[list[int], float, float]]:
+    def _generate(self, encoded, languages: list[str], hotwords: str | None, beam_size: int | None = None) -> list[tuple[list[int], float, float]]:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         if self._suppressed is None:
@@ -296,7 +314,7 @@ class BatchDecoder:
         results = self.model.model.generate(
             encoded,
             [self._prompt(language, hotwords) for language in languages],
-            beam_size=self.beam_size,
+            beam_size=beam_size or self.beam_size,
             max_length=self.model.max_length,
             suppress_blank=True,
             suppress_tokens=self._suppressed,

@@ -34,7 +34,8 @@ class Config:
     # The catalogue's product names and aliases as Whisper hotwords: 16 of 22 names written
     # right instead of 8 on spoken test clips, none invented (bench/vocab_results.md).
     catalogue_hotwords: bool = True
-    batched_beam_size: int = 1  # greedy: as accurate as beam 5 batched, 8% faster (transcribe.py)
+    # Greedy; a window it is unsure of is searched again with beam 5 (batch_decode.UNSURE_LOGPROB).
+    batched_beam_size: int = 1
     batch_size: int = 8
     # Seconds of speech per batched window. Whisper's encoder always reads 30 s, so shorter
     # windows pay for padding (20: ~1.3x the time on the ~6 min bench file).
