@@ -116,8 +116,6 @@ class Pipeline:
         # is in the store before the contact policy judges a later one.
         inputs.sort(key=lambda item: (item.meta.recorded_at or "", str(item.path)))
         summary = RunSummary([FileOutcome(path, "skipped", error=reason) for path, reason in skipped])
-        if any(item.kind == "audio" for item in inputs):
-            self._warm_up_in_background()
         for index, item in enumerate(inputs):
             self._upcoming = inputs[index + 1 :]
             outcome = self.process_file(item, customer_pattern)
@@ -216,7 +214,9 @@ class Pipeline:
         short calls share the decoder's batches (``batch_decode``)."""
         group = [item] + self._group_followers(item, customer_pattern)
         started = time.perf_counter()
-        results = self.transcriber.transcribe_files([i.path for i in group])
+        # The warm-up (pure Python, holding the GIL) starts once the audio is read and the model
+        # loaded: beside them, every short GIL hand-over of PyAV and CTranslate2 waited for it.
+        results = self.transcriber.transcribe_files([i.path for i in group], before_decoding=self._warm_up_in_background)
         seconds = time.perf_counter() - started
         durations = [(r.duration_s or 0.0) if isinstance(r, Transcript) else 0.0 for r in results]
         total = sum(durations)

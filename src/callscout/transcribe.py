@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,10 +68,13 @@ class Transcriber:
             raise result
         return result
 
-    def transcribe_files(self, paths: list[Path]) -> list[Transcript | Exception]:
+    def transcribe_files(
+        self, paths: list[Path], before_decoding: Callable[[], None] | None = None
+    ) -> list[Transcript | Exception]:
         """Each recording's transcript, or the error that stopped it; one bad file does not
         stop the others. Batched decoding shares windows between the recordings
-        (``batch_decode``), so a group of short calls costs about one encoder pass each."""
+        (``batch_decode``), so a group of short calls costs about one encoder pass each.
+        ``before_decoding`` is called once the audio is read and the model loaded."""
         results: list[Transcript | Exception] = []
         loaded: dict[int, list[Channel]] = {}
         for index, path in enumerate(paths):
@@ -83,6 +86,9 @@ class Transcriber:
         if not loaded:
             return results
         try:
+            self.model
+            if before_decoding:
+                before_decoding()
             transcripts = self._batched(loaded) if self.config.batched else {i: self._sequential(c) for i, c in loaded.items()}
         except Exception as exc:  # noqa: BLE001 - the whole group failed in the decoder
             transcripts = {index: exc for index in loaded}
