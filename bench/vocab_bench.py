@@ -90,23 +90,29 @@ HINT_STYLES = {
 
 GUARDED = {"hotwords + echo guard"}
 # Through callscout's own Transcriber (batched greedy decoding, echo guard included).
-BATCHED = {"batched, no hint": None, "batched, hotwords": vocabulary_hint}
-HINT_STYLES.update({name: (lambda catalogue, make=make: make(catalogue) if make else None) for name, make in BATCHED.items()})
+# name: (hint, config settings)
+BATCHED = {
+    "batched, no hint": (None, {}),
+    "batched, hotwords": (vocabulary_hint, {}),
+    "batched, hotwords, 30 s windows": (vocabulary_hint, {"batch_fitted_windows": False}),
+}
+HINT_STYLES.update({name: (lambda catalogue, make=make: make(catalogue) if make else None) for name, (make, _) in BATCHED.items()})
 
 
-def through_callscout(model, path: Path, language: str, hint: str | None) -> str:
+def through_callscout(model, path: Path, language: str, hint: str | None, settings: dict) -> str:
     from callscout.config import Config
     from callscout.transcribe import Transcriber
 
-    transcriber = Transcriber(Config(language=language), model=model, vocabulary=hint)
+    transcriber = Transcriber(Config(language=language, **settings), model=model, vocabulary=hint)
     return " ".join(s.text for s in transcriber.transcribe_file(path).segments)
 
 
-def transcribed(model, path: Path, language: str, hint: str | None, guard: bool, batched: bool = False) -> str:
+def transcribed(model, path: Path, language: str, hint: str | None, guard: bool, batched: dict | None = None) -> str:
     """The text; with ``guard``, segments that echo the hint are replaced by the plain
-    decoding of the same stretch (as callscout's ``Transcriber`` does)."""
-    if batched:
-        return through_callscout(model, path, language, hint)
+    decoding of the same stretch (as callscout's ``Transcriber`` does); ``batched``: through
+    callscout's Transcriber with these config settings."""
+    if batched is not None:
+        return through_callscout(model, path, language, hint, batched)
 
     def decoded(hotwords: str | None) -> list[Segment]:
         pieces, _ = model.transcribe(str(path), language=language, beam_size=5, vad_filter=True, hotwords=hotwords)
@@ -139,14 +145,14 @@ def main() -> None:
         hints = {name: HINT_STYLES[style](catalogue) for name, catalogue in catalogues.items()}
         found = total = false = 0
         for path, language, catalogue, names in clips:
-            text = transcribed(model, path, language, hints[catalogue], guard=style in GUARDED, batched=style in BATCHED)
+            text = transcribed(model, path, language, hints[catalogue], guard=style in GUARDED, batched=BATCHED[style][1] if style in BATCHED else None)
             sentence = next(s for _, _, s, n in SENTENCES if n == names)
             total += len(names)
             found += sum(squeezed(name) in squeezed(text) for name in names)
             false += invented(text, sentence, words[catalogue])
         references, hypotheses, real_false = [], [], 0
         for clip in real:
-            text = transcribed(model, clip.path, clip.language, hints["finanz"], guard=style in GUARDED, batched=style in BATCHED)
+            text = transcribed(model, clip.path, clip.language, hints["finanz"], guard=style in GUARDED, batched=BATCHED[style][1] if style in BATCHED else None)
             references.append(normalise(clip.reference))
             hypotheses.append(normalise(text))
             real_false += invented(text, clip.reference, words["finanz"])

@@ -139,10 +139,12 @@ def test_a_window_echoing_the_hotwords_is_decoded_again_without_them(transcriber
 
 
 def test_a_short_window_is_encoded_as_its_speech_and_padding_not_30_s():
-    assert batch_decode.encoder_frames(3.0) == 1000
-    assert batch_decode.encoder_frames(5.0) == 1000  # 5 s of speech, 5 s of padding
-    assert batch_decode.encoder_frames(5.5) == 2000
-    assert batch_decode.encoder_frames(24.0) == 3000
+    assert batch_decode.encoder_frames(1.5) == 1000
+    assert batch_decode.encoder_frames(2.0) == 1000  # 2 s of speech, 8 s of padding
+    assert batch_decode.encoder_frames(3.0) == 2000
+    assert batch_decode.encoder_frames(12.0) == 2000
+    assert batch_decode.encoder_frames(12.5) == 3000
+    assert batch_decode.encoder_frames(24.0) == 3000  # 6 s of padding: capped at Whisper's 30 s
     assert batch_decode.encoder_frames(30.0) == 3000
 
 

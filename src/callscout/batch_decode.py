@@ -38,13 +38,14 @@ TAIL_SECONDS = 1.0
 LANGUAGE_WINDOWS = 4
 # A window shorter than 30 s is encoded as its speech plus padding, not padded to 30 s: the
 # encoder's cost grows faster than its input (2 cores, batch 8: 0.67 s for 30 s, 0.11 s for
-# 10 s). On the bench's 20 real clips this took callscout from 30.5 s to 16.2 s at WER 0.096
-# instead of 0.094; 5 s steps with 2-3 s of padding were as fast and less accurate (0.102).
-# Whisper was trained on 30 s inputs, so an output that fails Whisper's own fallback
-# thresholds (``doubtful``) is decoded again with the whole 30 s.
+# 10 s, 0.22-0.37 s for 20 s). In a long call that is the last window of each channel; a short
+# call is all one. Whisper was trained on 30 s inputs, so an output that fails Whisper's own
+# fallback thresholds (``doubtful``) is decoded again with the whole 30 s. Measured
+# (bench/vocab_results.md, bench/results.md): 8 s of padding kept 14 of 22 product names
+# right, as 30 s inputs did; 5 s kept 12, at the same WER and ~10 % less time on short clips.
 FRAMES_PER_SECOND = 100
 FIT_STEP_SECONDS = 10
-FIT_PAD_SECONDS = 5
+FIT_PAD_SECONDS = 8
 LOGPROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 # Greedy decoding where the model is sure, beam search where it is not: a window whose greedy
@@ -140,8 +141,8 @@ def doubtful(text: str, avg_logprob: float) -> bool:
 
 
 def _unwritten_tail(window: Window, written_to: float) -> bool:
-    # A fitted input (``encoder_frames``) gives a window under FULL_SECONDS at least FIT_PAD_SECONDS
-    # of padding, so the rule is the same for both.
+    # A fitted input (``encoder_frames``) gives a window under FULL_SECONDS at least
+    # 30 - FULL_SECONDS of padding too, so the rule is the same for both.
     return window.seconds >= FULL_SECONDS and 0 < written_to < window.seconds - TAIL_SECONDS
 
 
@@ -222,21 +223,12 @@ class BatchDecoder:
         encoded = self.model.encode(features)
         self._detect_languages(encoded, batch, streams, result)
         languages = [result.languages[streams[w.stream].recording][0] for w in batch]
-        outputs = self._generate(encoded, languages, self.hotwords)
+        outputs = self._decoded(encoded, features, languages, list(range(len(batch))), self.hotwords)
         decoded = [self._pieces(window, language, output) for window, language, output in zip(batch, languages, outputs)]
         echoed = [i for i, (pieces, _) in enumerate(decoded) if self.hotwords and any(self.echoes(p.text) for p in pieces)]
         if echoed:
             log.info("the decoder echoed the product list; those windows are decoded again without it")
-            plain = self._generate(self._encoded_rows(encoded, features, echoed), [languages[i] for i in echoed], None)
-            for i, output in zip(echoed, plain):
-                decoded[i] = self._pieces(batch[i], languages[i], output)
-                outputs[i] = output
-        unsure = [
-            i for i, output in enumerate(outputs) if self.beam_size < UNSURE_BEAM and output[1] < UNSURE_LOGPROB and i not in echoed
-        ]
-        if unsure:
-            again = self._encoded_rows(encoded, features, unsure)
-            for i, output in zip(unsure, self._generate(again, [languages[i] for i in unsure], self.hotwords, UNSURE_BEAM)):
+            for i, output in zip(echoed, self._decoded(encoded, features, languages, echoed, None)):
                 decoded[i] = self._pieces(batch[i], languages[i], output)
                 outputs[i] = output
         tails: dict[int, list[tuple[int, int]]] = {}
@@ -253,6 +245,17 @@ class BatchDecoder:
             for stream, spans in tails.items()
             for w in packed(stream, sorted(spans), self.chunk_seconds)
         ]
+
+    def _decoded(self, encoded, features: np.ndarray, languages: list[str], rows: list[int], hotwords: str | None) -> list:
+        """The outputs of some of the batch's windows: greedy (``beam_size``), and searched
+        again with UNSURE_BEAM beams where the greedy output is unsure."""
+        outputs = self._generate(self._encoded_rows(encoded, features, rows), [languages[i] for i in rows], hotwords)
+        unsure = [n for n, output in enumerate(outputs) if self.beam_size < UNSURE_BEAM and output[1] < UNSURE_LOGPROB]
+        if unsure:
+            again = self._encoded_rows(encoded, features, [rows[n] for n in unsure])
+            for n, output in zip(unsure, self._generate(again, [languages[rows[n]] for n in unsure], hotwords, UNSURE_BEAM)):
+                outputs[n] = output
+        return outputs
 
     def _encoded_rows(self, encoded, features: np.ndarray, rows: list[int]):
         """The encoder output of some of the batch's windows, for decoding them again."""

@@ -40,8 +40,8 @@ class Config:
     # Seconds of speech per batched window. Whisper's encoder always reads 30 s, so shorter
     # windows pay for padding (20: ~1.3x the time on the ~6 min bench file).
     batch_chunk_seconds: int = 30
-    # A window under 30 s is encoded as its speech plus 5-10 s of padding, not 30 s: about half
-    # the time on short calls at the same WER (batch_decode.py, bench/results.md).
+    # A window under 30 s is encoded as its speech plus at least 8 s of padding (10 s steps), not
+    # 30 s: about half the time on short calls at the same WER (batch_decode.py, bench/results.md).
     batch_fitted_windows: bool = True
     cpu_threads: int = 0
     encoder: str | None = None  # None: the measured default
