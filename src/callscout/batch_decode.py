@@ -248,13 +248,16 @@ class BatchDecoder:
 
     def _decoded(self, encoded, features: np.ndarray, languages: list[str], rows: list[int], hotwords: str | None) -> list:
         """The outputs of some of the batch's windows: greedy (``beam_size``), and searched
-        again with UNSURE_BEAM beams where the greedy output is unsure."""
+        again with UNSURE_BEAM beams where the greedy output is unsure, unless the search
+        only finds a loop (over loud noise: "Das ist nicht so." 13 times, each more likely
+        than the greedy guess)."""
         outputs = self._generate(self._encoded_rows(encoded, features, rows), [languages[i] for i in rows], hotwords)
         unsure = [n for n, output in enumerate(outputs) if self.beam_size < UNSURE_BEAM and output[1] < UNSURE_LOGPROB]
         if unsure:
             again = self._encoded_rows(encoded, features, [rows[n] for n in unsure])
             for n, output in zip(unsure, self._generate(again, [languages[rows[n]] for n in unsure], hotwords, UNSURE_BEAM)):
-                outputs[n] = output
+                if not doubtful(self._tokenizer(languages[rows[n]]).decode(output[0]), output[1]):
+                    outputs[n] = output
         return outputs
 
     def _encoded_rows(self, encoded, features: np.ndarray, rows: list[int]):
