@@ -86,7 +86,7 @@ class Transcriber:
         if not loaded:
             return results
         try:
-            self.model
+            self.model  # noqa: B018 - loaded now, before ``before_decoding`` runs
             if before_decoding:
                 before_decoding()
             transcripts = self._batched(loaded) if self.config.batched else {i: self._sequential(c) for i, c in loaded.items()}
