@@ -235,3 +235,35 @@ def test_windows_the_greedy_decoder_is_unsure_of_are_searched_with_beams(transcr
     assert len(whisper.frames) == sum(n for _, n in greedy)  # from the same encoder output
     for stream in (0, 1):
         assert unsure.pieces[stream] and sure.pieces[stream]
+
+
+def test_a_long_segment_is_cut_at_its_sentences_timed_by_their_length():
+    text = "Guten Tag. Wie geht es Ihnen? Wir ziehen um!  Nach Köln z.B. im Mai"
+    assert batch_decode.sentence_times(text, 10.0, 30.0) == [
+        ("Guten Tag.", 10.0, 13.17),
+        ("Wie geht es Ihnen?", 13.17, 18.89),
+        ("Wir ziehen um!", 18.89, 23.33),
+        ("Nach Köln z.B. im Mai", 23.33, 30.0),  # "z.B." inside a sentence stays
+    ]
+    assert batch_decode.sentence_times("Ein Satz ohne Ende", 0.0, 12.0) == [("Ein Satz ohne Ende", 0.0, 12.0)]
+
+
+@pytest.mark.slow
+def test_a_window_written_as_one_long_segment_is_cut_at_its_sentences(transcriber, full_windows, monkeypatch):
+    import jiwer
+
+    from callscout.catalogue import load_catalogue
+    from callscout.transcribe import vocabulary_hint
+
+    vocabulary = vocabulary_hint(load_catalogue(ROOT / "fixtures" / "catalogues" / "finanz.yaml"))
+    config = replace(transcriber.config, language="de")
+    cut = Transcriber(config, model=transcriber.model, vocabulary=vocabulary).transcribe_file(full_windows)
+    monkeypatch.setattr(batch_decode, "SPLIT_SECONDS", float("inf"))
+    whole = Transcriber(config, model=transcriber.model, vocabulary=vocabulary).transcribe_file(full_windows)
+
+    assert max(s.end - s.start for s in whole.segments) > 20  # the failure: a window as one segment
+    assert len(cut.segments) >= 2 * len(whole.segments)
+    assert max(s.end - s.start for s in cut.segments) <= 15
+    assert jiwer.wer(text_of(whole), text_of(cut)) <= 0.05  # the same words, only cut
+    assert [s.start for s in cut.segments] == sorted(s.start for s in cut.segments)
+    assert all(0 <= s.start < s.end <= 82.5 for s in cut.segments)

@@ -19,6 +19,7 @@ they fit.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -54,6 +55,13 @@ COMPRESSION_RATIO_THRESHOLD = 2.4
 # unchanged (its windows are sure). Beam search for every window cost the ~6 min file 20 %.
 UNSURE_LOGPROB = -0.5
 UNSURE_BEAM = 5
+# With the hotword prompt, greedy decoding often writes a whole window as one segment (the 80 s
+# bench file: 3 segments of ~28 s instead of 18 of ~5 s), and a quote's time would be its
+# window's. A segment longer than SPLIT_SECONDS is cut at its sentence ends, each sentence timed
+# by its share of the segment's characters. Word alignment (cross-attention) timed them better
+# but cost the ~6 min file 15 % (18.2 s -> 21.0 s in-process).
+SPLIT_SECONDS = 10.0
+SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+(?=[A-ZÄÖÜ])")  # "z.B. im Mai" is one sentence
 
 
 @dataclass
@@ -138,6 +146,18 @@ def doubtful(text: str, avg_logprob: float) -> bool:
     from faster_whisper.transcribe import get_compression_ratio
 
     return avg_logprob < LOGPROB_THRESHOLD or (bool(text) and get_compression_ratio(text) > COMPRESSION_RATIO_THRESHOLD)
+
+
+def sentence_times(text: str, start: float, end: float) -> list[tuple[str, float, float]]:
+    """A long segment's sentences, each timed by its share of the segment's characters."""
+    sentences = [part for part in SENTENCE_BREAK.split(text.strip()) if part]
+    total = sum(len(sentence) for sentence in sentences)
+    timed, at = [], start
+    for sentence in sentences:
+        length = (end - start) * len(sentence) / total
+        timed.append((sentence, round(at, 2), round(at + length, 2)))
+        at += length
+    return timed
 
 
 def _unwritten_tail(window: Window, written_to: float) -> bool:
@@ -354,8 +374,11 @@ class BatchDecoder:
             text = tokenizer.decode(segment["tokens"]).strip()
             start, end = min(segment["start"], window.seconds), min(segment["end"], window.seconds)
             written_to = max(written_to, end)
-            if text:
+            if not text:
+                continue
+            parts = sentence_times(text, start, end) if end - start > SPLIT_SECONDS else [(text, start, end)]
+            for part, part_start, part_end in parts:
                 pieces.append(
-                    Piece(window.stream, window.original_time(start), window.original_time(end), text, avg_logprob, no_speech_prob)
+                    Piece(window.stream, window.original_time(part_start), window.original_time(part_end), part, avg_logprob, no_speech_prob)
                 )
         return pieces, written_to
