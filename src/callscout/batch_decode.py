@@ -47,7 +47,8 @@ LANGUAGE_WINDOWS = 4
 FRAMES_PER_SECOND = 100
 FIT_STEP_SECONDS = 10
 FIT_PAD_SECONDS = 8
-LOGPROB_THRESHOLD = -1.0
+# faster-whisper's own fallback thresholds; ``transcribe.doubtless`` reads the first too.
+LOG_PROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 # Greedy decoding where the model is sure, beam search where it is not: a window whose greedy
 # output averages a log-probability under UNSURE_LOGPROB is decoded again with beam search, from
@@ -145,7 +146,7 @@ def doubtful(text: str, avg_logprob: float) -> bool:
     compresses too well (a repetition loop)."""
     from faster_whisper.transcribe import get_compression_ratio
 
-    return avg_logprob < LOGPROB_THRESHOLD or (bool(text) and get_compression_ratio(text) > COMPRESSION_RATIO_THRESHOLD)
+    return avg_logprob < LOG_PROB_THRESHOLD or (bool(text) and get_compression_ratio(text) > COMPRESSION_RATIO_THRESHOLD)
 
 
 def sentence_times(text: str, start: float, end: float) -> list[tuple[str, float, float]]:

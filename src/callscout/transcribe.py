@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from callscout.audio import SAMPLE_RATE, Channel, load_channels
+from callscout.batch_decode import LOG_PROB_THRESHOLD
 from callscout.config import Config
 from callscout.models import resolve_whisper_model
 from callscout.records import CUSTOMER, Segment, Transcript
@@ -25,9 +26,8 @@ MAX_LOOP_WORDS = 8
 # runaway loop fills the window's 448 tokens (~8 words/s). Below that rate the repeats were
 # said: the ~6 min bench file's eight takes of one sentence, cut to one, cost 0.018 WER.
 MAX_WORDS_PER_SECOND = 4.0
-# faster-whisper's own defaults for "this window holds no speech" (see ``doubtless``).
+# faster-whisper's own defaults for "this window holds no speech", with ``LOG_PROB_THRESHOLD`` (see ``doubtless``).
 NO_SPEECH_THRESHOLD = 0.6
-LOG_PROB_THRESHOLD = -1.0
 # Batched decoding (``batch_decode``, the default), measured on the bench files against bare
 # faster-whisper: greedy is as accurate as beam 5 there and faster; 30 s windows with their
 # unwritten ends decoded again beat 20 s windows on time (~6 min file: 25.2 -> 21.3 s) at
