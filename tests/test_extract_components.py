@@ -68,3 +68,22 @@ def test_run_on_turns_are_scored_in_pieces():
     punctuated = nlp("Gut, gut, viel los gerade, und wir haben jetzt ziemlich viel neu gekauft, Sofa, Küche, "
                      "das ganze Programm, aber da wär's schon blöd, wenn da was passiert, und dann das Auto.")
     assert run_on_pieces(punctuated._.views[0]) == []
+
+
+def test_lemmas_are_spacys_lookup_lemmas():
+    """``callscout_lemmas`` loads the table as a plain dict; the lemmas must stay spaCy's own."""
+    texts = {
+        "de": "Wir haben im Juli geheiratet und ziehen nächstes Jahr in ein Haus. Die Kinder gingen zur Schule, "
+        "meine Frau arbeitete bei der Versicherung. wir hatten keine Verträge abgeschlossen, Häuser Bäume äh Autos.",
+        "en": "We were married in July and are moving into houses next year. The children went to schools, "
+        "my wife worked at the insurers. we had not signed any contracts, um, cars leaves better mice.",
+    }
+    for language, text in texts.items():
+        spacys = spacy.blank(language)
+        spacys.add_pipe("lemmatizer", config={"mode": "lookup"})
+        spacys.initialize()
+        ours = build_pipeline(language)
+        assert "lemmatizer" not in ours.pipe_names
+        expected = [t.lemma_ for t in spacys(text)]
+        assert [t.lemma_ for t in ours(text)] == expected
+        assert sum(lemma != t.text for lemma, t in zip(expected, spacys(text))) >= 8  # the table did its work
