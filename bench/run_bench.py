@@ -1,6 +1,6 @@
 """Time callscout against bare faster-whisper on the same files, in the same run.
 
-    python bench/run_bench.py [--quick] [--write bench/results.md]
+    python bench/run_bench.py [--quick] [--repeat N] [--write bench/results.md]
 
 Each variant runs in a fresh process (model loading included), so wall time and peak RSS
 are what a user sees. ``callscout, no hotwords`` is ``catalogue_hotwords = false``;
@@ -63,11 +63,9 @@ STAGES = re.compile(r"time: reading/transcription ([\d.]+) s, extraction ([\d.]+
 stage_seconds: dict[str, tuple[float, float]] = {}  # workload -> (transcription, extraction)
 
 
-def callscout(workload: Workload, threads: int | None = None, **settings: str) -> tuple[float, float, dict[str, str]]:
+def callscout(workload: Workload, **settings: str) -> tuple[float, float, dict[str, str]]:
     """``settings``: config keys for this run, as environment variables (``CALLSCOUT_KEY``)."""
     env = dict(os.environ, COLUMNS="200")
-    if threads is not None:
-        env["CALLSCOUT_CPU_THREADS"] = str(threads)
     env.update({f"CALLSCOUT_{key.upper()}": value for key, value in settings.items()})
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.db"
@@ -121,9 +119,16 @@ def run_all(loads: list[Workload], repeat: int = 1) -> list[Run]:
     return runs
 
 
-def thread_sweep(workload: Workload) -> list[tuple[int, float]]:
-    """callscout on one workload with each ``cpu_threads`` (0: CTranslate2's default)."""
-    return [(threads, callscout(workload, threads)[0]) for threads in (0, 1, 2, 4)]
+# (num_workers, cpu_threads); 0 threads: CTranslate2's default (all cores, at most 4)
+THREAD_SETTINGS = ((1, 0), (1, 1), (1, 2), (2, 1), (2, 2))
+
+
+def thread_sweep(workload: Workload) -> list[tuple[tuple[int, int], float]]:
+    """callscout on one workload with each setting of CTranslate2 workers and threads."""
+    return [
+        ((workers, threads), callscout(workload, num_workers=str(workers), cpu_threads=str(threads))[0])
+        for workers, threads in THREAD_SETTINGS
+    ]
 
 
 def help_seconds() -> float:
@@ -164,11 +169,15 @@ def main() -> None:
         f"- {name}: transcription {read:.1f} s, extraction {extract:.1f} s ({extract / (read + extract):.1%})"
         for name, (read, extract) in stage_seconds.items()
     )
-    sweep = ", ".join(f"{threads}: {seconds:.1f} s" for threads, seconds in thread_sweep(loads[1]))
+    sweeps = "\n".join(
+        f"- {load.name}: "
+        + ", ".join(f"{workers} × {threads or 'default'}: {seconds:.1f} s" for (workers, threads), seconds in thread_sweep(load))
+        for load in loads[1:3]
+    )
     report = (
         f"Machine: {machine()}\n\nWall time: best of {args.repeat} run(s) per variant.\n\n{table(runs)}\n\n`callscout --help`: {help_seconds():.2f} s\n\n"
         f"Stages inside `callscout process` (its own summary line):\n{stages}\n\n"
-        f"`cpu_threads` on {loads[1].name}, callscout process wall time: {sweep}\n"
+        f"`num_workers` × `cpu_threads` (threads per worker), callscout process wall time:\n{sweeps}\n"
     )
     print(report)
     if args.write:

@@ -7,6 +7,7 @@ file in a group fails alone, and the unwritten end of a full 30 s window is deco
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import replace
@@ -162,9 +163,11 @@ class EncoderInputs:
     def __init__(self, model):
         self._model = model
         self.frames: list[int] = []
+        self.batches: list[int] = []
 
     def encode(self, features):
         self.frames += [features.shape[-1]] * len(features)
+        self.batches.append(len(features))
         return self._model.encode(features)
 
     def __getattr__(self, name):
@@ -267,3 +270,47 @@ def test_a_window_written_as_one_long_segment_is_cut_at_its_sentences(transcribe
     assert jiwer.wer(text_of(whole), text_of(cut)) <= 0.05  # the same words, only cut
     assert [s.start for s in cut.segments] == sorted(s.start for s in cut.segments)
     assert all(0 <= s.start < s.end <= 82.5 for s in cut.segments)
+
+
+def test_a_batch_splits_into_nearly_equal_runs_one_per_worker():
+    assert batch_decode.split(8, 2) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert batch_decode.split(3, 2) == [[0, 1], [2]] or batch_decode.split(3, 2) == [[0], [1, 2]]
+    assert batch_decode.split(1, 2) == [[0]]
+    assert batch_decode.split(5, 1) == [[0, 1, 2, 3, 4]]
+
+
+def test_batched_decoding_on_cpu_gets_two_single_thread_workers_unless_configured():
+    from callscout.config import Config
+    from callscout.transcribe import decoder_threads
+
+    assert decoder_threads("cpu", Config(), cores=2) == (2, 1)
+    assert decoder_threads("cpu", Config(), cores=8) == (2, 4)
+    assert decoder_threads("cpu", Config(), cores=1) == (1, 0)
+    assert decoder_threads("cuda", Config(), cores=8) == (1, 0)
+    assert decoder_threads("cpu", Config(batched=False), cores=8) == (1, 0)  # beam search on all threads
+    assert decoder_threads("cpu", Config(num_workers=1, cpu_threads=2), cores=8) == (1, 2)
+    assert decoder_threads("cpu", Config(num_workers=4), cores=8) == (4, 2)
+
+
+@pytest.mark.slow
+def test_the_parts_of_a_batch_are_decoded_on_the_models_workers_as_one_batch_would_be(transcriber):
+    import jiwer
+
+    from callscout.audio import load_channels
+    from callscout.batch_decode import BatchDecoder, Stream
+
+    assert transcriber.model.model.num_workers == (2 if len(os.sched_getaffinity(0)) >= 2 else 1)
+    german = load_channels(CALLS / "azure_de_testing.wav")[0].samples
+    english = load_channels(CALLS / "quilter_en.wav")[0].samples
+    streams = [Stream("de", german), Stream("en", english), Stream("de again", german)]
+    one = BatchDecoder(transcriber.model, workers=1, fitted=False).decode(streams)
+    spy = EncoderInputs(transcriber.model)
+    two = BatchDecoder(spy, workers=2, fitted=False).decode(streams)
+    assert sorted(spy.batches) == [2, 3]  # one batch of five windows (two per German clip), in two parts
+    assert two.languages.keys() == one.languages.keys()
+    for recording, (language, probability) in one.languages.items():
+        assert two.languages[recording][0] == language
+        assert two.languages[recording][1] == pytest.approx(probability, abs=0.02)
+    for stream in range(3):
+        expected = words(" ".join(p.text for p in one.pieces[stream]))
+        assert expected and jiwer.wer(expected, words(" ".join(p.text for p in two.pieces[stream]))) <= 0.02

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -135,6 +136,7 @@ class Transcriber:
                 fitted=self.config.batch_fitted_windows,
                 hotwords=self.vocabulary,
                 echoes=lambda text: echoes_vocabulary(text, terms),
+                workers=getattr(self.model.model, "num_workers", 1),
             )
         return self._batch_decoder
 
@@ -192,8 +194,20 @@ class Transcriber:
         compute_type = self.config.compute_type
         if compute_type == "default":
             compute_type = "float16" if device == "cuda" else "int8"
-        log.info("loading whisper model %s on %s (%s)", path, device, compute_type)
-        return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=self.config.cpu_threads)
+        workers, threads = decoder_threads(device, self.config)
+        log.info("loading whisper model %s on %s (%s, %d worker(s))", path, device, compute_type, workers)
+        return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=workers)
+
+
+def decoder_threads(device: str, config: Config, cores: int | None = None) -> tuple[int, int]:
+    """CTranslate2 workers, and threads per worker (0: CTranslate2's default), for ``config``.
+    Batched decoding on CPU splits each batch between two workers that share the cores; the
+    sequential decoder and a GPU keep one worker."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = config.num_workers or (2 if config.batched and device == "cpu" and cores >= 2 else 1)
+    threads = config.cpu_threads or (max(1, cores // workers) if workers > 1 else 0)
+    return workers, threads
 
 
 def _duration(channels: list[Channel]) -> float:
