@@ -196,10 +196,36 @@ def test_decline_older_than_the_cooldown_is_not_honoured(store):
     assert opportunities(store)["risikoleben"]["status"] == "open"
 
 
-def test_decline_in_a_later_call_does_not_hold_an_earlier_one(store):
-    save(store, "later.txt", "K-1", "2024-03-01T09:00:00", NO_LIFE)
-    save(store, "earlier.txt", "K-1", "2024-02-01T09:00:00", BABY)  # processed after, recorded before
-    assert opportunities(store)["risikoleben"]["status"] == "open"
+@pytest.mark.parametrize("decline_saved_first", [False, True])
+def test_a_decline_in_a_later_call_holds_the_open_opportunity_of_an_earlier_one(store, decline_saved_first):
+    """The customer's latest word is "no": the earlier call's opportunity is held, whichever
+    call is saved first, and saving either again changes nothing."""
+    calls = [
+        make_call("earlier.txt", "K-1", "2024-02-01T09:00:00", BABY),
+        make_call("later.txt", "K-1", "2024-05-01T09:00:00", NO_LIFE),  # 90 days on: past the cooldown
+    ]
+    for record, result in calls[::-1] if decline_saved_first else calls:
+        store.save_call(record, result)
+    earlier, later = (record.id for record, _ in calls)
+    rows = opportunities(store)
+    assert (rows["risikoleben"]["call_id"], rows["risikoleben"]["status"]) == (earlier, "held")
+    assert rows["risikoleben"]["held_reason"] == f"declined_later: declined in call {later} on 2024-05-01"
+    assert rows["juniordepot"]["status"] == "open"  # what the customer did not decline stays open
+    before = snapshot(store)
+    for record, result in calls:
+        store.save_call(record, result)
+    assert snapshot(store) == before
+
+
+def test_a_decline_holds_a_later_calls_open_opportunity_only_within_the_cooldown(store):
+    """Saved out of order: the later calls' opportunities exist before the decline is saved."""
+    save(store, "soon.txt", "K-1", "2024-02-01T09:00:00", BABY)  # 22 days after the decline
+    save(store, "k-2.txt", "K-2", "2024-02-01T09:00:00", BABY)  # another customer
+    declined = save(store, "decline.txt", "K-1", "2024-01-10T09:00:00", NO_LIFE)
+    save(store, "much-later.txt", "K-3", "2024-06-01T09:00:00", BABY)
+    held = opportunities(store, customer_id="K-1")["risikoleben"]
+    assert (held["status"], held["held_reason"]) == ("held", f"declined_cooldown: declined in call {declined} on 2024-01-10")
+    assert opportunities(store, customer_id="K-2")["risikoleben"]["status"] == "open"
 
 
 def test_call_time_falls_back_to_processed_at(store):

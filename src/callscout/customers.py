@@ -9,9 +9,13 @@ When a call is saved, each product it triggers is *placed* (``place``):
 3. An ``open`` opportunity of the customer (same catalogue, same product) from another call
    gets this call's evidence appended instead of a duplicate.
 4. Otherwise a new opportunity, ``held`` (kept back, with the reason in ``held_reason``) when
-   the customer declined the product in an earlier call within ``decline_cooldown_days``,
-   the CRM closed it (won or lost) within that time, or the customer already has
-   ``max_open_per_customer`` open opportunities; else ``open``.
+   the customer declined the product in an earlier call within ``decline_cooldown_days``, or
+   in any later call, the CRM closed it (won or lost) within that time, or the customer
+   already has ``max_open_per_customer`` open opportunities; else ``open``.
+
+A call in which the customer declines a product also holds the customer's ``open``
+opportunity for it from an earlier call (``held_by_decline``): the "no" is the latest word.
+Either order of processing the two calls gives the same store.
 
 The policy and the history are plain data (``load_history`` reads them from the store's
 database inside the store's transaction); ``customer_timeline`` reads a customer's calls,
@@ -37,6 +41,7 @@ OPPORTUNITY_STATUSES = (OPEN, HELD, WON, LOST)
 
 # held_reason codes: "<code>: <detail>"
 DECLINED_COOLDOWN = "declined_cooldown"
+DECLINED_LATER = "declined_later"
 CRM_LOST = "crm_lost"
 CRM_WON = "crm_won"
 MAX_OPEN = "max_open_per_customer"
@@ -48,6 +53,7 @@ Row = dict[str, Any]
 class Decline:
     call_id: str
     day: str  # YYYY-MM-DD of the call in which the customer declined
+    later: bool = False  # declined in a call after the one being placed
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,7 @@ class CustomerHistory:
 
     open_by_product: dict[str, str] = field(default_factory=dict)  # product id -> open opportunity id
     open_count: int = 0
-    declines: dict[str, Decline] = field(default_factory=dict)  # product id -> latest decline in the cooldown
+    declines: dict[str, Decline] = field(default_factory=dict)  # product id -> a later decline, else the latest in the cooldown
     closed: dict[str, Closed] = field(default_factory=dict)  # product id -> latest CRM close in the cooldown
 
 
@@ -120,11 +126,16 @@ def place(
     return placements
 
 
+def declined_reason(decline: Decline) -> str:
+    code = DECLINED_LATER if decline.later else DECLINED_COOLDOWN
+    return f"{code}: declined in call {decline.call_id} on {decline.day}"
+
+
 def held_reason(product_id: str, history: CustomerHistory, open_count: int, policy: Policy) -> str | None:
     """Why a new opportunity for this product is kept back, or None to offer it."""
     decline = history.declines.get(product_id)
     if decline is not None:
-        return f"{DECLINED_COOLDOWN}: declined in call {decline.call_id} on {decline.day}"
+        return declined_reason(decline)
     closed = history.closed.get(product_id)
     if closed is not None:
         code = CRM_WON if closed.status == WON else CRM_LOST
@@ -186,11 +197,33 @@ def _declines(db: Database, call: Row, when: datetime | None, policy: Policy) ->
         [call["customer_id"], call["catalogue"], call["id"]],
     ):
         declined_at = call_moment(row)
-        if _within(declined_at, when, policy.decline_cooldown_days):
+        later = declined_at is not None and when is not None and declined_at > when
+        if later or _within(declined_at, when, policy.decline_cooldown_days):
             latest = found.get(row["label"])
             if latest is None or declined_at > latest[0]:
-                found[row["label"]] = (declined_at, Decline(row["id"], declined_at.date().isoformat()))
+                found[row["label"]] = (declined_at, Decline(row["id"], declined_at.date().isoformat(), later))
     return {label: decline for label, (_, decline) in found.items()}
+
+
+def held_by_decline(db: Database, call: Row, declined: set[str], policy: Policy) -> dict[str, str]:
+    """The customer's ``open`` opportunities for products ``call`` declines, each with its
+    held_reason: those raised in an earlier call, and in a later one within the cooldown.
+    ``_declines`` holds the same ones when their calls are saved after this one."""
+    when = call_moment(call)
+    if not call.get("customer_id") or not declined or when is None:
+        return {}
+    held = {}
+    for row in db.query(
+        "SELECT o.id, o.product_id, c.recorded_at, c.processed_at FROM opportunities o JOIN calls c ON c.id = o.call_id"
+        " WHERE o.customer_id = ? AND o.catalogue IS ? AND o.call_id != ? AND o.status = 'open'",
+        [call["customer_id"], call["catalogue"], call["id"]],
+    ):
+        raised_at = call_moment(row)
+        if row["product_id"] not in declined or raised_at is None:
+            continue
+        if raised_at < when or _within(when, raised_at, policy.decline_cooldown_days):
+            held[row["id"]] = declined_reason(Decline(call["id"], when.date().isoformat(), later=raised_at < when))
+    return held
 
 
 def _closed(db: Database, call: Row, when: datetime | None, policy: Policy) -> dict[str, Closed]:

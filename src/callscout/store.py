@@ -26,7 +26,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from .catalogue import Policy
-from .customers import Placement, Previous, load_history, load_previous, place
+from .customers import HELD, Placement, Previous, held_by_decline, load_history, load_previous, place
 from .match import choose_pitch
 from .migrations import apply_migrations, migrations
 from .records import CallRecord, CallResult, Opportunity, Segment, Signal
@@ -271,6 +271,7 @@ class Store:
             self._insert_segments(call_id, result.transcript.segments)
             self._insert_signals(call_id, result.signals)
             self._save_opportunities(call, result.opportunities, previous, policy, now)
+            self._hold_declined(call, {s.label for s in result.signals if s.kind == "declined"}, policy, now)
         logger.debug("saved call %s (%d opportunities)", call_id, len(result.opportunities))
         return call_id
 
@@ -339,6 +340,12 @@ class Store:
         self._insert_opportunities(own, evidence)
         for opportunity_id in sorted(appended):
             self.db.execute("UPDATE opportunities SET updated_at = ? WHERE id = ?", [now, opportunity_id])
+
+    def _hold_declined(self, call: dict[str, Any], declined: set[str], policy: Policy, now: str) -> None:
+        for opportunity_id, reason in held_by_decline(self.db, call, declined, policy).items():
+            self.db.execute(
+                "UPDATE opportunities SET status = ?, held_reason = ?, updated_at = ? WHERE id = ?", [HELD, reason, now, opportunity_id]
+            )
 
     def _insert_opportunities(self, rows: list[dict[str, Any]], evidence: list[dict[str, Any]]) -> None:
         self.db["opportunities"].insert_all(rows)
