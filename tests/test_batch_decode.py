@@ -7,7 +7,6 @@ file in a group fails alone, and the unwritten end of a full 30 s window is deco
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from dataclasses import replace
@@ -279,32 +278,36 @@ def test_a_batch_splits_into_nearly_equal_runs_one_per_worker():
     assert batch_decode.split(5, 1) == [[0, 1, 2, 3, 4]]
 
 
-def test_batched_decoding_on_cpu_gets_two_single_thread_workers_unless_configured():
+def test_one_decoder_worker_unless_configured_and_several_share_the_cores():
     from callscout.config import Config
     from callscout.transcribe import decoder_threads
 
-    assert decoder_threads("cpu", Config(), cores=2) == (2, 1)
-    assert decoder_threads("cpu", Config(), cores=8) == (2, 4)
-    assert decoder_threads("cpu", Config(), cores=1) == (1, 0)
+    assert decoder_threads("cpu", Config(), cores=2) == (1, 0)  # CTranslate2's own thread count
     assert decoder_threads("cuda", Config(), cores=8) == (1, 0)
-    assert decoder_threads("cpu", Config(batched=False), cores=8) == (1, 0)  # beam search on all threads
-    assert decoder_threads("cpu", Config(num_workers=1, cpu_threads=2), cores=8) == (1, 2)
-    assert decoder_threads("cpu", Config(num_workers=4), cores=8) == (4, 2)
+    assert decoder_threads("cpu", Config(num_workers=2), cores=2) == (2, 1)
+    assert decoder_threads("cpu", Config(num_workers=2), cores=8) == (2, 4)
+    assert decoder_threads("cpu", Config(num_workers=4), cores=2) == (4, 1)
+    assert decoder_threads("cpu", Config(num_workers=2, cpu_threads=2), cores=8) == (2, 2)
+    assert decoder_threads("cuda", Config(num_workers=2), cores=8) == (2, 0)
 
 
 @pytest.mark.slow
 def test_the_parts_of_a_batch_are_decoded_on_the_models_workers_as_one_batch_would_be(transcriber):
+    """``num_workers = 2``: a batch in two parts, each on its worker, gives what one batch gives."""
     import jiwer
 
     from callscout.audio import load_channels
     from callscout.batch_decode import BatchDecoder, Stream
 
-    assert transcriber.model.model.num_workers == (2 if len(os.sched_getaffinity(0)) >= 2 else 1)
+    from callscout.config import Config
+
+    model = Transcriber(Config(num_workers=2)).model
+    assert model.model.num_workers == 2
     german = load_channels(CALLS / "azure_de_testing.wav")[0].samples
     english = load_channels(CALLS / "quilter_en.wav")[0].samples
     streams = [Stream("de", german), Stream("en", english), Stream("de again", german)]
     one = BatchDecoder(transcriber.model, workers=1, fitted=False).decode(streams)
-    spy = EncoderInputs(transcriber.model)
+    spy = EncoderInputs(model)
     two = BatchDecoder(spy, workers=2, fitted=False).decode(streams)
     assert sorted(spy.batches) == [2, 3]  # one batch of five windows (two per German clip), in two parts
     assert two.languages.keys() == one.languages.keys()

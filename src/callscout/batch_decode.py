@@ -18,8 +18,9 @@ they fit.
 With a model of several CTranslate2 workers (``num_workers``), a batch is split into one part
 per worker, and the parts are encoded and decoded side by side, each on its worker's threads.
 On 2 cores, two workers of one thread each took 7.5 s for a batch of eight 30 s windows where
-one worker of two threads took 9.8 s: a decoding step is too small a job to share between
-threads, and the threads waited for each other at every step.
+one worker of two threads took 9.8 s (a decoding step is too small a job to share between
+threads), but lost as much on batches of one to three windows, which one thread decodes alone:
+end to end the same time on the bench files, so one worker is the default.
 """
 
 from __future__ import annotations
@@ -208,6 +209,11 @@ def speech_windows(stream: int, samples: np.ndarray, chunk_seconds: float) -> li
     return packed(stream, [(s["start"], s["end"]) for s in get_speech_timestamps(samples, options)], chunk_seconds)
 
 
+def stream_windows(streams: list[Stream], chunk_seconds: float) -> list[Window]:
+    """The speech windows of every stream, stream by stream."""
+    return [window for index, stream in enumerate(streams) for window in speech_windows(index, stream.samples, chunk_seconds)]
+
+
 def packed(stream: int, spans: list[tuple[int, int]], chunk_seconds: float) -> list[Window]:
     limit = int(chunk_seconds * SAMPLE_RATE)
     windows: list[Window] = []
@@ -252,12 +258,13 @@ class BatchDecoder:
         self._prompts: dict[tuple[str, str | None], list[int]] = {}
         self._suppressed: list[int] | None = None  # the same token ids for every language
 
-    def decode(self, streams: list[Stream]) -> Decoded:
+    def decode(self, streams: list[Stream], windows: list[Window] | None = None) -> Decoded:
+        """The streams' pieces and languages; ``windows``: their ``stream_windows``, where found already."""
         result = Decoded(pieces={index: [] for index in range(len(streams))})
         for index, stream in enumerate(streams):
             if stream.language:
                 result.languages[stream.recording] = (stream.language, 1.0)
-        queue = [w for index, s in enumerate(streams) for w in speech_windows(index, s.samples, self.chunk_seconds)]
+        queue = list(windows) if windows is not None else stream_windows(streams, self.chunk_seconds)
         while queue:
             # a batch shares one input length: the first waiting window's, and the next ones of that length
             frames = self._frames(queue[0])

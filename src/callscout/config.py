@@ -43,10 +43,10 @@ class Config:
     # A window under 30 s is encoded as its speech plus at least 8 s of padding (10 s steps), not
     # 30 s: about half the time on short calls at the same WER (batch_decode.py, bench/results.md).
     batch_fitted_windows: bool = True
-    # CTranslate2 workers and threads per worker; 0: chosen (transcribe.decoder_threads). For
-    # batched decoding on CPU, two workers that each decode half of a batch: on 2 cores, one
-    # thread each took 0.76 x the time of one worker with two threads (batch_decode.py).
-    num_workers: int = 0
+    # CTranslate2 workers (a batch is split between them, batch_decode.py) and threads per worker
+    # (0: CTranslate2's default, or the cores shared between several workers). On 2 cores, 2 x 1
+    # and 1 x 2 took the same time end to end (bench/results.md), so one worker is the default.
+    num_workers: int = 1
     cpu_threads: int = 0
     encoder: str | None = None  # None: the measured default
     speaker_roles: dict[str, str] = field(default_factory=dict)  # label -> agent/customer/unknown

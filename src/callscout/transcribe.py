@@ -6,6 +6,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -87,18 +88,24 @@ class Transcriber:
         if not loaded:
             return results
         try:
-            self.model  # noqa: B018 - loaded now, before ``before_decoding`` runs
-            if before_decoding:
-                before_decoding()
-            transcripts = self._batched(loaded) if self.config.batched else {i: self._sequential(c) for i, c in loaded.items()}
+            if self.config.batched:
+                transcripts = self._batched(loaded, before_decoding)
+            else:
+                self._load_then(before_decoding)
+                transcripts = {i: self._sequential(c) for i, c in loaded.items()}
         except Exception as exc:  # noqa: BLE001 - the whole group failed in the decoder
             transcripts = {index: exc for index in loaded}
         for index, transcript in transcripts.items():
             results[index] = transcript
         return results
 
-    def _batched(self, loaded: dict[int, list[Channel]]) -> dict[int, Transcript]:
-        from callscout.batch_decode import Stream
+    def _load_then(self, before_decoding: Callable[[], None] | None) -> None:
+        self.model  # noqa: B018 - loaded now, before ``before_decoding`` runs
+        if before_decoding:
+            before_decoding()
+
+    def _batched(self, loaded: dict[int, list[Channel]], before_decoding: Callable[[], None] | None = None) -> dict[int, Transcript]:
+        from callscout.batch_decode import Stream, stream_windows
 
         roles: list[str] = []
         streams: list[Stream] = []
@@ -107,7 +114,12 @@ class Transcriber:
             for channel in sorted(channels, key=lambda c: c.role != CUSTOMER):
                 streams.append(Stream(recording=index, samples=channel.samples, language=self.config.language))
                 roles.append(channel.role)
-        decoded = self.batch_decoder.decode(streams)
+        # The VAD (onnxruntime) runs while the model loads (CTranslate2): neither holds the GIL.
+        with ThreadPoolExecutor(1, thread_name_prefix="callscout-model") as pool:
+            loading = pool.submit(self._load_then, before_decoding)
+            windows = stream_windows(streams, self.config.batch_chunk_seconds)
+            loading.result()
+        decoded = self.batch_decoder.decode(streams, windows)
         segments: dict[int, list[Segment]] = {index: [] for index in loaded}
         for number, stream in enumerate(streams):
             segments[stream.recording] += guarded(decoded.pieces[number], roles[number])
@@ -201,12 +213,12 @@ class Transcriber:
 
 def decoder_threads(device: str, config: Config, cores: int | None = None) -> tuple[int, int]:
     """CTranslate2 workers, and threads per worker (0: CTranslate2's default), for ``config``.
-    Batched decoding on CPU splits each batch between two workers that share the cores; the
-    sequential decoder and a GPU keep one worker."""
+    One worker unless configured: two single-thread workers, each decoding half of a batch,
+    were no faster end to end on 2 cores (bench/results.md). More workers share the cores."""
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    workers = config.num_workers or (2 if config.batched and device == "cpu" and cores >= 2 else 1)
-    threads = config.cpu_threads or (max(1, cores // workers) if workers > 1 else 0)
+    workers = max(1, config.num_workers)
+    threads = config.cpu_threads or (max(1, cores // workers) if workers > 1 and device == "cpu" else 0)
     return workers, threads
 
 
