@@ -103,6 +103,23 @@ def test_transcripts_only_run_with_fast_encoder(tmp_path, call_folder):
     assert "life_event: marriage" in shown.stdout and "Risikolebensversicherung" in shown.stdout
 
 
+@pytest.mark.slow
+def test_verbose_logs_each_calls_stages_to_stderr_without_its_text_or_other_libraries_chatter(tmp_path, call_folder):
+    db = tmp_path / "store.db"
+    result = callscout("process", call_folder / "kunde_hochzeit.txt", "--catalogue", CATALOGUE, "--db", db, "-v",
+                       env={"CALLSCOUT_ENCODER": "hashing", "COLUMNS": "250"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    (line,) = [line for line in result.stderr.splitlines() if "kunde_hochzeit.txt: read" in line]
+    assert "read 10 segments, language de" in line and "6 signals and 4 opportunities" in line
+    assert "Created vocabulary" not in result.stderr  # spaCy's own INFO lines
+    text = (call_folder / "kunde_hochzeit.txt").read_text(encoding="utf-8")
+    assert not any(turn.split(": ", 1)[-1].strip()[:30] in result.stderr for turn in text.splitlines() if len(turn) > 40)
+    quiet = callscout("process", call_folder / "kunde_hochzeit.txt", "--catalogue", CATALOGUE, "--db", tmp_path / "q.db",
+                      env={"CALLSCOUT_ENCODER": "hashing", "COLUMNS": "250"})
+    assert quiet.returncode == 0 and ": read " not in quiet.stderr
+
+
 def test_missing_input_and_broken_catalogue_are_one_line_errors(tmp_path):
     missing = callscout("process", tmp_path / "nope", "--catalogue", CATALOGUE, "--db", tmp_path / "x.db")
     assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "nope" in missing.stderr

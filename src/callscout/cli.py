@@ -34,10 +34,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _setup_logging(verbose: bool) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
-    level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(show_path=False)])
+    # --verbose: callscout's own stages; other libraries' (spaCy's, faster-whisper's) from warnings up
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
+    logging.getLogger("callscout").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _config(path: Path | None, **overrides):

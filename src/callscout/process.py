@@ -141,6 +141,7 @@ class Pipeline:
             outcome = self._done(item, record, result, time.perf_counter() - started)
             outcome.read_seconds = read_seconds if read_seconds is not None else extract_started - read_started
             outcome.extract_seconds = extracted - extract_started
+            _log_stages(outcome, result)
             return outcome
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             return self._failed(item, record, exc, time.perf_counter() - started)
@@ -287,6 +288,17 @@ class Pipeline:
             self.store.save_failure(record)
         except sqlite3.Error as exc:  # the store itself failed: report, go on with the batch
             log.error("%s: could not record the failure in the store (%s)", Path(record.source_path).name, exc)
+
+
+def _log_stages(outcome: FileOutcome, result: CallResult) -> None:
+    """One ``--verbose`` line per stored call: what each stage found and took, no text."""
+    transcript = result.transcript
+    probability = f" ({transcript.language_probability:.2f})" if transcript.language_probability is not None else ""
+    log.info(
+        "%s: read %d segments, language %s%s, in %.2f s; %d signals and %d opportunities in %.2f s; stored",
+        outcome.path.name, len(transcript.segments), transcript.language or "?", probability,
+        outcome.read_seconds, len(result.signals), len(result.opportunities), outcome.extract_seconds,
+    )
 
 
 def file_sha256(path: Path) -> str:
