@@ -14,9 +14,21 @@ from callscout.catalogue import load_catalogue
 from callscout.transcribe import Transcriber, vocabulary_hint
 
 CATALOGUES = Path(__file__).resolve().parents[1] / "fixtures" / "catalogues"
+# German sentences a customer might say, each naming catalogue products (from bench/vocab_bench.py).
 CLIPS = {
-    "finanz": [("Für unsere Tochter möchten wir ein Juniordepot eröffnen.", ["Juniordepot"])],
-    "technik": [("Ich brauche noch ein Schnellladegerät und eine Speicherkarte.", ["Schnellladegerät", "Speicherkarte"])],
+    "finanz": [
+        ("Wir überlegen, eine Berufsunfähigkeitsversicherung abzuschließen.", ["Berufsunfähigkeitsversicherung"]),
+        ("Die Hausratversicherung läuft bei einem anderen Anbieter.", ["Hausratversicherung"]),
+        ("Wir haben jetzt einen Hund, brauche ich eine Tierhalterhaftpflicht?", ["Tierhalterhaftpflicht"]),
+        ("Für unsere Tochter möchten wir ein Juniordepot eröffnen.", ["Juniordepot"]),
+        ("Wir sprechen gerade mit der Bank über die Baufinanzierung.", ["Baufinanzierung"]),
+        ("Ich habe bisher nur ein Fondsdepot bei Ihnen.", ["Fondsdepot"]),
+        ("Meine Privathaftpflicht ist schon sehr alt.", ["Privathaftpflicht"]),
+    ],
+    "technik": [
+        ("Gibt es das Fitness-Abo auch mit einem Ernährungsplan?", ["Fitness-Abo", "Ernährungsplan"]),
+        ("Ich brauche noch ein Schnellladegerät und eine Speicherkarte.", ["Schnellladegerät", "Speicherkarte"]),
+    ],
 }
 
 
@@ -35,14 +47,19 @@ def spoken(folder: Path, number: int, sentence: str) -> Path:
 def test_hotwords_get_product_names_right_that_the_plain_model_misspells(tmp_path, transcriber):
     german = replace(transcriber.config, language="de")
     right = {"plain": 0, "hotwords": 0}
-    for number, (catalogue_name, clips) in enumerate(CLIPS.items()):
+    number = 0
+    for catalogue_name, clips in CLIPS.items():
         catalogue = load_catalogue(CATALOGUES / f"{catalogue_name}.yaml")
-        for sentence, names in clips:
-            clip = spoken(tmp_path, number, sentence)
-            for variant, vocabulary in (("plain", None), ("hotwords", vocabulary_hint(catalogue))):
-                decoder = Transcriber(german, model=transcriber.model, vocabulary=vocabulary)
-                text = squeezed(" ".join(s.text for s in decoder.transcribe_file(clip).segments))
+        paths = []
+        for sentence, _ in clips:
+            paths.append(spoken(tmp_path, number, sentence))
+            number += 1
+        for variant, vocabulary in (("plain", None), ("hotwords", vocabulary_hint(catalogue))):
+            decoder = Transcriber(german, model=transcriber.model, vocabulary=vocabulary)
+            for (_, names), transcript in zip(clips, decoder.transcribe_files(paths)):
+                text = squeezed(" ".join(s.text for s in transcript.segments))
                 right[variant] += sum(squeezed(name) in text for name in names)
-    # "Speicherkarte" is borderline: run to run (CTranslate2's threads) it comes out right or
-    # as "steicher Karte", with either decoder; the other two names come out right every time.
-    assert right["hotwords"] >= 2 and right["plain"] < right["hotwords"], right
+    # Which names come out right differs with the CPU (CTranslate2's int8 kernels: AVX2 here,
+    # AVX-512 elsewhere) and run to run by a name or two. On 2 AVX2 cores: plain 1, hotwords 8
+    # of these 11; bench/vocab_results.md has all 22 names.
+    assert right["hotwords"] >= right["plain"] + 3, right
