@@ -59,7 +59,7 @@ def test_hotwords_get_product_names_right_that_the_plain_model_misspells(tmp_pat
             for (_, names), transcript in zip(clips, decoder.transcribe_files(paths)):
                 text = squeezed(" ".join(s.text for s in transcript.segments))
                 right[variant] += sum(squeezed(name) in text for name in names)
-    # Which names come out right differs with the CPU (CTranslate2's int8 kernels: AVX2 here,
-    # AVX-512 elsewhere) and run to run by a name or two. On 2 AVX2 cores: plain 1, hotwords 8
-    # of these 11; bench/vocab_results.md has all 22 names.
+    # Which names come out right differs with the CPU (CTranslate2 picks its kernels by
+    # instruction set) and run to run by a name or two. On 2 AVX2-only cores: plain 1, hotwords
+    # 8 of these 11, where only 1 of the old test's 3 came out right; bench/vocab_results.md.
     assert right["hotwords"] >= right["plain"] + 3, right
