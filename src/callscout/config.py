@@ -36,6 +36,8 @@ class Config:
     catalogue_hotwords: bool = True
     # Greedy; a window it is unsure of is searched again with beam 5 (batch_decode.UNSURE_LOGPROB).
     batched_beam_size: int = 1
+    # Windows per encoder/decoder batch. On 2 cores 4-16 were within noise of each other and 2 was
+    # slower; memory grows with it (bench/results.md).
     batch_size: int = 8
     # Seconds of speech per batched window. Whisper's encoder always reads 30 s, so shorter
     # windows pay for padding (20: ~1.3x the time on the ~6 min bench file).
