@@ -47,13 +47,11 @@ def spoken(folder: Path, number: int, sentence: str) -> Path:
 def test_hotwords_get_product_names_right_that_the_plain_model_misspells(tmp_path, transcriber):
     german = replace(transcriber.config, language="de")
     right = {"plain": 0, "hotwords": 0}
-    number = 0
     for catalogue_name, clips in CLIPS.items():
         catalogue = load_catalogue(CATALOGUES / f"{catalogue_name}.yaml")
-        paths = []
-        for sentence, _ in clips:
-            paths.append(spoken(tmp_path, number, sentence))
-            number += 1
+        folder = tmp_path / catalogue_name
+        folder.mkdir()
+        paths = [spoken(folder, number, sentence) for number, (sentence, _) in enumerate(clips)]
         for variant, vocabulary in (("plain", None), ("hotwords", vocabulary_hint(catalogue))):
             decoder = Transcriber(german, model=transcriber.model, vocabulary=vocabulary)
             for (_, names), transcript in zip(clips, decoder.transcribe_files(paths)):
