@@ -78,9 +78,11 @@ def process(
     verbose: VerboseOption = False,
 ) -> None:
     """Transcribe and analyse calls; store calls, signals and opportunities."""
+    from callscout.allocator import keep_freed_memory
     from callscout.process import Pipeline
     from callscout.store import Store
 
+    keep_freed_memory()  # before any thread starts
     _setup_logging(verbose)
     settings = _config(config, whisper_model=model, language=language, channels=channels, encoder=encoder)
     missing = [p for p in paths if not p.exists()]
@@ -195,11 +197,13 @@ def watch(
     verbose: VerboseOption = False,
 ) -> None:
     """Process every call dropped into INBOX, then move it to processed/ or failed/."""
+    from callscout.allocator import keep_freed_memory
     from callscout.inputs import InputError, customer_from_name as check_pattern
     from callscout.process import Pipeline
     from callscout.store import Store
     from callscout.watch import WatchError, WatchOptions, watch_folder
 
+    keep_freed_memory()  # before any thread starts
     _setup_logging(verbose)
     settings = _config(config)
     chosen = _catalogue(catalogue)
