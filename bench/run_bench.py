@@ -4,7 +4,8 @@
 
 Each variant runs in a fresh process (model loading included), so wall time and peak RSS
 are what a user sees. ``callscout, no hotwords`` is ``catalogue_hotwords = false``;
-``callscout, 30 s windows`` is ``batch_fitted_windows = false``. Prints one table row per workload and variant: wall time, real-time
+``callscout, 30 s windows`` is ``batch_fitted_windows = false``; ``callscout, glibc malloc`` is
+``keep_freed_memory = false``. Prints one table row per workload and variant: wall time, real-time
 factor, ratio to bare default and to bare batched, WER against the references, peak RSS.
 """
 
@@ -110,6 +111,7 @@ def run_all(loads: list[Workload], repeat: int = 1) -> list[Run]:
             ("callscout, no hotwords", lambda w: callscout(w, catalogue_hotwords="false")),
             # every window encoded as 30 s, as Whisper was trained (batch_decode.encoder_frames)
             ("callscout, 30 s windows", lambda w: callscout(w, batch_fitted_windows="false")),
+            ("callscout, glibc malloc", lambda w: callscout(w, keep_freed_memory="false")),
         ):
             seconds, rss, texts = runner(load)
             for _ in range(repeat - 1):

@@ -82,9 +82,10 @@ def process(
     from callscout.process import Pipeline
     from callscout.store import Store
 
-    keep_freed_memory()  # before any thread starts
     _setup_logging(verbose)
     settings = _config(config, whisper_model=model, language=language, channels=channels, encoder=encoder)
+    if settings.keep_freed_memory:
+        keep_freed_memory()  # before any thread starts
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise fail(f"{missing[0]}: no such file or folder", 2)
@@ -203,9 +204,10 @@ def watch(
     from callscout.store import Store
     from callscout.watch import WatchError, WatchOptions, watch_folder
 
-    keep_freed_memory()  # before any thread starts
     _setup_logging(verbose)
     settings = _config(config)
+    if settings.keep_freed_memory:
+        keep_freed_memory()  # before any thread starts
     chosen = _catalogue(catalogue)
     try:
         if customer_from_name:

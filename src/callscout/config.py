@@ -50,6 +50,9 @@ class Config:
     # and 1 x 2 took the same time end to end (bench/results.md), so one worker is the default.
     num_workers: int = 1
     cpu_threads: int = 0
+    # glibc: CTranslate2's large buffers from one arena that keeps freed memory (allocator.py):
+    # 80 s bench file ~1.5 s faster, the same peak memory. false: malloc as glibc sets it.
+    keep_freed_memory: bool = True
     encoder: str | None = None  # None: the measured default
     speaker_roles: dict[str, str] = field(default_factory=dict)  # label -> agent/customer/unknown
 
