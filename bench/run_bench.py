@@ -109,7 +109,7 @@ def run_all(loads: list[Workload], repeat: int = 1) -> list[Run]:
             ("callscout process", callscout),
             # what the catalogue hotwords cost (bench/vocab_results.md has what they buy)
             ("callscout, no hotwords", lambda w: callscout(w, catalogue_hotwords="false")),
-            # every window encoded as 30 s, as Whisper was trained (batch_decode.encoder_frames)
+            # every window encoded as 30 s, as Whisper was trained (windowing.encoder_frames)
             ("callscout, 30 s windows", lambda w: callscout(w, batch_fitted_windows="false")),
             ("callscout, glibc malloc", lambda w: callscout(w, keep_freed_memory="false")),
         ):

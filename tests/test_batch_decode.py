@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callscout import batch_decode
-from callscout.batch_decode import SAMPLE_RATE, Window, packed
+from callscout import batch_decode, windowing
+from callscout.windowing import SAMPLE_RATE, Stream, Window, packed
 from callscout.transcribe import Transcriber
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,14 +101,14 @@ def test_the_unwritten_end_of_a_full_window_is_decoded_again(transcriber, full_w
     repaired = Transcriber(replace(transcriber.config, language="de"), model=transcriber.model)
     assert lost in text_of(repaired.transcribe_file(full_windows))
 
-    monkeypatch.setattr(batch_decode, "FULL_SECONDS", float("inf"))
+    monkeypatch.setattr(windowing, "FULL_SECONDS", float("inf"))
     unrepaired = Transcriber(replace(transcriber.config, language="de"), model=transcriber.model)
     assert lost not in text_of(unrepaired.transcribe_file(full_windows))
 
 
 def test_no_speech_gives_no_windows():
     silence = np.zeros(5 * S, dtype=np.float32)
-    assert batch_decode.speech_windows(0, silence, 30) == []
+    assert windowing.speech_windows(0, silence, 30) == []
 
 
 @pytest.mark.slow
@@ -119,7 +119,7 @@ def test_a_window_echoing_the_hotwords_is_decoded_again_without_them(transcriber
     import jiwer
 
     from callscout.audio import load_channels
-    from callscout.batch_decode import BatchDecoder, Stream
+    from callscout.batch_decode import BatchDecoder
 
     german = load_channels(CALLS / "azure_de_testing.wav")[0].samples
     english = load_channels(CALLS / "quilter_en.wav")[0].samples
@@ -139,13 +139,13 @@ def test_a_window_echoing_the_hotwords_is_decoded_again_without_them(transcriber
 
 
 def test_a_short_window_is_encoded_as_its_speech_and_padding_not_30_s():
-    assert batch_decode.encoder_frames(1.5) == 1000
-    assert batch_decode.encoder_frames(2.0) == 1000  # 2 s of speech, 8 s of padding
-    assert batch_decode.encoder_frames(3.0) == 2000
-    assert batch_decode.encoder_frames(12.0) == 2000
-    assert batch_decode.encoder_frames(12.5) == 3000
-    assert batch_decode.encoder_frames(24.0) == 3000  # 6 s of padding: capped at Whisper's 30 s
-    assert batch_decode.encoder_frames(30.0) == 3000
+    assert windowing.encoder_frames(1.5) == 1000
+    assert windowing.encoder_frames(2.0) == 1000  # 2 s of speech, 8 s of padding
+    assert windowing.encoder_frames(3.0) == 2000
+    assert windowing.encoder_frames(12.0) == 2000
+    assert windowing.encoder_frames(12.5) == 3000
+    assert windowing.encoder_frames(24.0) == 3000  # 6 s of padding: capped at Whisper's 30 s
+    assert windowing.encoder_frames(30.0) == 3000
 
 
 def test_doubt_follows_whispers_own_fallback_thresholds():
@@ -178,7 +178,7 @@ def test_short_windows_are_encoded_fitted_and_a_doubted_one_again_with_30_s(tran
     import jiwer
 
     from callscout.audio import load_channels
-    from callscout.batch_decode import BatchDecoder, Stream
+    from callscout.batch_decode import BatchDecoder
 
     english = load_channels(CALLS / "quilter_en.wav")[0].samples  # 5.9 s
     streams = [Stream("en", english)]
@@ -216,7 +216,7 @@ class GenerateCalls:
 @pytest.mark.slow
 def test_windows_the_greedy_decoder_is_unsure_of_are_searched_with_beams(transcriber, monkeypatch):
     from callscout.audio import load_channels
-    from callscout.batch_decode import UNSURE_BEAM, BatchDecoder, Stream
+    from callscout.batch_decode import UNSURE_BEAM, BatchDecoder
 
     german = load_channels(CALLS / "azure_de_testing.wav")[0].samples
     english = load_channels(CALLS / "quilter_en.wav")[0].samples
@@ -297,7 +297,7 @@ def test_the_parts_of_a_batch_are_decoded_on_the_models_workers_as_one_batch_wou
     import jiwer
 
     from callscout.audio import load_channels
-    from callscout.batch_decode import BatchDecoder, Stream
+    from callscout.batch_decode import BatchDecoder
 
     from callscout.config import Config
 

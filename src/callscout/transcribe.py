@@ -105,7 +105,7 @@ class Transcriber:
             before_decoding()
 
     def _batched(self, loaded: dict[int, list[Channel]], before_decoding: Callable[[], None] | None = None) -> dict[int, Transcript]:
-        from callscout.batch_decode import Stream, stream_windows
+        from callscout.windowing import Stream, stream_windows
 
         roles: list[str] = []
         streams: list[Stream] = []
