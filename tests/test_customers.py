@@ -22,7 +22,8 @@ from callscout.export import export_opportunities
 from callscout.match import match_opportunities
 from callscout.records import CallRecord, CallResult, Segment, Signal, Transcript
 from callscout.render import render_call
-from callscout.store import Store, call_id_for, evidence_id_for, opportunity_id_for
+from callscout.store import Store
+from callscout.store_rows import call_id_for, evidence_id_for, opportunity_id_for
 from tests.conftest import FIXTURES
 
 CATALOGUE = load_catalogue(FIXTURES / "catalogues" / "finanz.yaml")

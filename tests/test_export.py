@@ -15,7 +15,8 @@ from callscout.export import (
     write_atomically,
 )
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Transcript
-from callscout.store import Store, call_id_for
+from callscout.store import Store
+from callscout.store_rows import call_id_for
 
 
 def save_call(store, name, evidence="Wir ziehen nach Köln um", products=("home_insurance",), customer="K-7"):

@@ -11,7 +11,8 @@ import pytest
 from callscout.crm import MappingError, load_mapping
 from callscout.export import FORMULA_PREFIXES, export_opportunities, export_target
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Signal, Transcript
-from callscout.store import Store, call_id_for
+from callscout.store import Store
+from callscout.store_rows import call_id_for
 
 SF_COLUMNS = [
     "Callscout_Id__c", "Name", "StageName", "CloseDate", "Account.Customer_Id__c", "Amount", "Description", "LeadSource",

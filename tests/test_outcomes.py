@@ -10,7 +10,8 @@ import pytest
 
 from callscout.crm import MappingError, load_mapping
 from callscout.outcomes import OutcomesError, import_outcomes, parse_amount, parse_day, parse_status
-from callscout.store import Store, opportunity_id_for
+from callscout.store import Store
+from callscout.store_rows import opportunity_id_for
 from tests.test_customers import BABY, MOVING, NO_LIFE, opportunities, save, snapshot, ticking_clock
 
 

@@ -31,7 +31,8 @@ from callscout.inputs import InputError, InputFile, customer_from_name, discover
 from callscout.models import ModelError
 from callscout.records import CUSTOMER, CallRecord, CallResult, Segment, Transcript
 from callscout.redact import redact_result
-from callscout.store import Store, call_id_for
+from callscout.store import Store
+from callscout.store_rows import call_id_for
 from callscout.transcripts import TranscriptError
 
 log = logging.getLogger("callscout")

@@ -25,7 +25,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from callscout.store import PROCESSING, Store
+from callscout.store import Store
+from callscout.store_rows import PROCESSING
 
 log = logging.getLogger("callscout")
 

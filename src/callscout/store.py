@@ -1,6 +1,6 @@
 """The SQLite store: one row per call, its segments, signals and opportunities.
 
-Ids are stable, so processing the same audio again replaces rows instead of adding
+Ids are stable (``store_rows``), so processing the same audio again replaces rows instead of adding
 them. A call's complete result is only ever replaced by another complete result:
 ``mark_processing`` and ``save_failure`` leave a call that is already ``done`` as it
 is (its data stays valid; the failure is logged).
@@ -13,173 +13,48 @@ row to that one instead of a duplicate, and the contact policy may hold a new on
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
-from datetime import datetime, timezone
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from .catalogue import Policy
-from .customers import HELD, Placement, Previous, held_by_decline, load_history, load_previous, place
-from .match import choose_pitch
+from .customers import HELD, Previous, held_by_decline, load_history, load_previous, place
 from .migrations import apply_migrations, migrations
 from .records import CallRecord, CallResult, Opportunity, Segment, Signal
+from .store_rows import (
+    CALL_STATUSES,
+    DONE,
+    EVIDENCE_FIELDS,
+    FAILED,
+    PROCESSING,
+    call_id_for,
+    call_row,
+    done_call_row,
+    evidence_id_for,
+    evidence_row,
+    opportunity_row,
+    placed_row,
+    score_of,
+    segment_row,
+    signal_row,
+    unique_by_id,
+    utc_now,
+)
 
 logger = logging.getLogger("callscout")
-
-DONE = "done"
-FAILED = "failed"
-PROCESSING = "processing"
-CALL_STATUSES = (DONE, FAILED, PROCESSING)
-OPEN = "open"
 
 BUSY_TIMEOUT_MS = 30_000
 CHILD_TABLES = ("segments", "signals", "opportunities")
 CALL_COLUMNS = tuple(f.name for f in fields(CallRecord))
-EVIDENCE_FIELDS = ("trigger_kind", "trigger_label", "evidence", "speaker", "start_s", "end_s", "score")
-# What an opportunity keeps when its call is saved again (CRM outcomes, the policy's decision,
-# the pitch variant it was offered with).
-KEPT_FIELDS = ("created_at", "status", "held_reason", "amount", "closed_at", "pitch_id", "pitch")
 
 
 class CallNotFound(KeyError):
     """No call matches the given id, sha256 or source path."""
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def call_id_for(sha256: str) -> str:
-    """A call's id: the first 16 hex characters of its audio's sha256."""
-    return sha256.lower()[:16]
-
-
-def opportunity_id_for(call_id: str, product_id: str) -> str:
-    return _short_hash(f"{call_id}:{product_id}")
-
-
-def evidence_id_for(opportunity_id: str, call_id: str) -> str:
-    return _short_hash(f"{opportunity_id}:{call_id}")
-
-
-def signal_id_for(call_id: str, signal: Signal) -> str:
-    key = [call_id, signal.kind, signal.label, signal.segment_idx, signal.evidence]
-    return _short_hash(json.dumps(key, ensure_ascii=False))
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _call_row(record: CallRecord, **overrides: Any) -> dict[str, Any]:
-    row = asdict(record)
-    row.update(overrides)
-    row["sensitive"] = int(bool(row["sensitive"]))
-    return row
-
-
-def _done_call_row(record: CallRecord, result: CallResult, now: str) -> dict[str, Any]:
-    transcript = result.transcript
-    return _call_row(
-        record,
-        status=DONE,
-        error=None,
-        processed_at=record.processed_at or now,
-        language=record.language or transcript.language,
-        language_probability=_first_set(record.language_probability, transcript.language_probability),
-        duration_s=_first_set(record.duration_s, transcript.duration_s),
-        sensitive=record.sensitive or any(signal.kind == "sensitive" for signal in result.signals),
-    )
-
-
-def _first_set(*values: Any) -> Any:
-    return next((value for value in values if value is not None), None)
-
-
-def _segment_row(call_id: str, idx: int, segment: Segment) -> dict[str, Any]:
-    return {
-        "id": f"{call_id}:{idx}",
-        "call_id": call_id,
-        "idx": idx,
-        "speaker": segment.speaker,
-        "speaker_label": segment.label,
-        "start_s": segment.start,
-        "end_s": segment.end,
-        "text": segment.text,
-    }
-
-
-def _signal_row(call_id: str, signal: Signal) -> dict[str, Any]:
-    row = asdict(signal)
-    row.update(
-        id=signal_id_for(call_id, signal),
-        call_id=call_id,
-        start_s=row.pop("start"),
-        end_s=row.pop("end"),
-    )
-    return row
-
-
-def _opportunity_row(call: dict[str, Any], opportunity: Opportunity, now: str) -> dict[str, Any]:
-    row = asdict(opportunity)
-    del row["pitches"]
-    opportunity_id = opportunity_id_for(call["id"], opportunity.product_id)
-    pitch = choose_pitch(opportunity_id, opportunity)
-    row.update(
-        id=opportunity_id,
-        call_id=call["id"],
-        customer_id=call["customer_id"],
-        catalogue=call["catalogue"],
-        start_s=row.pop("start"),
-        end_s=row.pop("end"),
-        sensitive_call=int(opportunity.sensitive_call or call["sensitive"]),
-        pitch=pitch.text,
-        pitch_id=pitch.id,
-        status=OPEN,
-        held_reason=None,
-        amount=None,
-        closed_at=None,
-        created_at=now,
-        updated_at=now,
-    )
-    return row
-
-
-def _placed_row(row: dict[str, Any], placement: Placement) -> dict[str, Any]:
-    if placement.kept is not None:
-        return {**row, **{key: placement.kept[key] for key in KEPT_FIELDS}}
-    return {**row, "status": placement.status, "held_reason": placement.held_reason}
-
-
-def _evidence_row(opportunity_id: str, call_id: str, source: dict[str, Any], added_at: str) -> dict[str, Any]:
-    return {
-        "id": evidence_id_for(opportunity_id, call_id),
-        "opportunity_id": opportunity_id,
-        "call_id": call_id,
-        **{key: source[key] for key in EVIDENCE_FIELDS},
-        "added_at": added_at,
-    }
-
-
-def _unique_by_id(rows: list[dict[str, Any]], prefer: Callable[[dict], Any] | None = None) -> list[dict]:
-    """Drop rows whose id repeats; keep the first, or the one ``prefer`` ranks highest."""
-    chosen: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        current = chosen.get(row["id"])
-        if current is None or (prefer is not None and prefer(row) > prefer(current)):
-            chosen[row["id"]] = row
-    return list(chosen.values())
-
-
-def _score(row: dict[str, Any]) -> float:
-    return row["score"] if row["score"] is not None else float("-inf")
 
 
 class Store:
@@ -261,7 +136,7 @@ class Store:
         """
         call_id = _checked_call_id(record)
         now = self._clock()
-        call = _done_call_row(record, result, now)
+        call = done_call_row(record, result, now)
         policy = policy or self.policies.get(call["catalogue"] or "") or Policy()
         with self.write_transaction():
             previous = load_previous(self.db, call_id)
@@ -277,7 +152,7 @@ class Store:
 
     def mark_processing(self, record: CallRecord) -> str:
         call_id = _checked_call_id(record)
-        row = _call_row(record, status=PROCESSING, error=None, processed_at=self._clock())
+        row = call_row(record, status=PROCESSING, error=None, processed_at=self._clock())
         with self.write_transaction():  # committed now: no write lock held while the call is transcribed
             stored = self._upsert_call(row, unless_done=True)
         if not stored:
@@ -287,7 +162,7 @@ class Store:
     def save_failure(self, record: CallRecord) -> str:
         """Record a failed call, unless an earlier run completed it (then only log)."""
         call_id = _checked_call_id(record)
-        row = _call_row(record, status=FAILED, processed_at=self._clock())
+        row = call_row(record, status=FAILED, processed_at=self._clock())
         with self.write_transaction():
             stored = self._upsert_call(row, unless_done=True)
         if not stored:
@@ -307,11 +182,11 @@ class Store:
             self.db.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
 
     def _insert_segments(self, call_id: str, segments: list[Segment]) -> None:
-        rows = [_segment_row(call_id, idx, segment) for idx, segment in enumerate(segments)]
+        rows = [segment_row(call_id, idx, segment) for idx, segment in enumerate(segments)]
         self.db["segments"].insert_all(rows)
 
     def _insert_signals(self, call_id: str, signals: list[Signal]) -> None:
-        rows = _unique_by_id([_signal_row(call_id, signal) for signal in signals])
+        rows = unique_by_id([signal_row(call_id, signal) for signal in signals])
         self.db["signals"].insert_all(rows)
 
     def _save_opportunities(
@@ -324,8 +199,8 @@ class Store:
     ) -> None:
         """Place each opportunity (own row or evidence for another call's, ``customers.place``);
         every placement gets an evidence row, whose ``added_at`` survives a re-save."""
-        rows = _unique_by_id([_opportunity_row(call, o, now) for o in opportunities], prefer=_score)
-        rows.sort(key=lambda row: (-_score(row), row["product_id"]))
+        rows = unique_by_id([opportunity_row(call, o, now) for o in opportunities], prefer=score_of)
+        rows.sort(key=lambda row: (-score_of(row), row["product_id"]))
         history = load_history(self.db, call, policy)
         placements = place([(row["product_id"], row["id"]) for row in rows], previous, history, policy)
         own, evidence, appended = [], [], set()
@@ -333,9 +208,9 @@ class Store:
             if placement.append:
                 appended.add(placement.opportunity_id)
             else:
-                own.append(_placed_row(row, placement))
+                own.append(placed_row(row, placement))
             evidence_id = evidence_id_for(placement.opportunity_id, call["id"])
-            evidence.append(_evidence_row(placement.opportunity_id, call["id"], row, previous.added_at.get(evidence_id, now)))
+            evidence.append(evidence_row(placement.opportunity_id, call["id"], row, previous.added_at.get(evidence_id, now)))
         own.extend(self._still_evidenced(previous, {row["product_id"] for row in rows}, now))
         self._insert_opportunities(own, evidence)
         for opportunity_id in sorted(appended):
