@@ -23,7 +23,8 @@ import pytest
 
 from callscout.config import Config
 from callscout.records import Segment
-from callscout.transcribe import MAX_LOOP_WORDS, MAX_REPEATS, Transcriber, collapse_loops, doubtless, without_repetitions
+from callscout.guards import MAX_LOOP_WORDS, MAX_REPEATS, collapse_loops, doubtless, without_repetitions
+from callscout.transcribe import Transcriber
 
 ROOT = Path(__file__).resolve().parents[1]
 GERMAN_SPEECH = ROOT / "fixtures" / "calls" / "azure_de_testing.wav"  # 34.14 s, read German text

@@ -39,7 +39,7 @@ log = logging.getLogger("callscout")
 
 # Language detection reads at most this many windows per recording.
 LANGUAGE_WINDOWS = 4
-# faster-whisper's own fallback thresholds; ``transcribe.doubtless`` reads the first too.
+# faster-whisper's own fallback thresholds; ``guards.doubtless`` reads the first too.
 LOG_PROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 # Greedy decoding where the model is sure, beam search where it is not: a window whose greedy
