@@ -49,10 +49,10 @@ def test_window_times_map_back_to_the_recording_across_the_removed_silence():
 def test_only_the_unwritten_end_of_a_full_window_is_decoded_again():
     full = Window(0, [(0, 29 * S)])
     short = Window(0, [(0, 12 * S)])
-    assert batch_decode._unwritten_tail(full, 26.0)
-    assert not batch_decode._unwritten_tail(full, 28.5)  # within TAIL_SECONDS: VAD padding
-    assert not batch_decode._unwritten_tail(full, 0.0)  # nothing written: noise, not a cut-off
-    assert not batch_decode._unwritten_tail(short, 5.0)  # padding follows a short window
+    assert windowing.unwritten_tail(full, 26.0)
+    assert not windowing.unwritten_tail(full, 28.5)  # within TAIL_SECONDS: VAD padding
+    assert not windowing.unwritten_tail(full, 0.0)  # nothing written: noise, not a cut-off
+    assert not windowing.unwritten_tail(short, 5.0)  # padding follows a short window
 
 
 def words(text: str) -> str:
