@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from callscout import yamlfile
 from callscout.records import Pitch
 from callscout.taxonomy import load_taxonomy
 
@@ -82,7 +83,7 @@ class Catalogue:
 def load_catalogue(path: str | Path) -> Catalogue:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CatalogueError(f"{path}: cannot read catalogue: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:

@@ -168,9 +168,9 @@ def _read_mapping(path: Path) -> dict[str, Any]:
         if path.suffix.lower() == ".toml":
             loaded = tomllib.loads(text)
         else:
-            import yaml
+            from callscout import yamlfile
 
-            loaded = yaml.safe_load(text) or {}
+            loaded = yamlfile.safe_load(text) or {}
     except OSError as exc:
         raise MappingError(f"{path.name}: cannot read mapping ({exc.strerror or exc})") from None
     except Exception as exc:  # noqa: BLE001 - YAML, TOML and Unicode errors alike

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import yaml
+from callscout import yamlfile
 
 
 @dataclass(frozen=True)
@@ -18,5 +18,5 @@ class Taxonomy:
 @lru_cache(maxsize=1)
 def load_taxonomy() -> Taxonomy:
     text = resources.files("callscout.data").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = yamlfile.safe_load(text)
     return Taxonomy(life_events=data["life_events"], sensitive=data["sensitive"])

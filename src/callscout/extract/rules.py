@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-import yaml
+from callscout import yamlfile
 
 SUPPORTED_LANGUAGES = ("de", "en")
 FLAGS = re.IGNORECASE | re.UNICODE
@@ -60,7 +60,7 @@ def one_pattern(patterns: tuple[re.Pattern, ...]) -> re.Pattern:
 
 def _read(name: str) -> dict:
     text = resources.files("callscout.data").joinpath("rules", name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yamlfile.safe_load(text)
 
 
 def _compile(patterns, where: str) -> tuple[re.Pattern, ...]:
