@@ -77,3 +77,45 @@ def test_use_encoder_embeds_as_usems_own_model():
     theirs = USE(threads=1).encode(texts)
     theirs = theirs / np.linalg.norm(theirs, axis=1, keepdims=True)
     assert np.allclose(ours, theirs, atol=1e-5)
+
+
+def test_an_unpacked_copy_is_made_once_and_again_when_the_packed_file_is_newer(tmp_path):
+    import os
+
+    from callscout.extract.encoders import unpacked_copy
+
+    packed = tmp_path / "weights.npz"
+    np.savez_compressed(packed, w=np.arange(6, dtype=np.float32), q=np.ones(3, np.uint8))
+    target = tmp_path / "models" / "use-weights.npz"
+    assert unpacked_copy(str(packed), target) == str(target)
+    with np.load(target) as copy, np.load(packed) as original:
+        assert copy.files == original.files and all(np.array_equal(copy[k], original[k]) for k in copy.files)
+        assert all(info.compress_type == 0 for info in copy.zip.infolist())  # stored, not deflated
+    made = target.stat().st_mtime_ns
+    assert unpacked_copy(str(packed), target) == str(target) and target.stat().st_mtime_ns == made
+
+    np.savez_compressed(packed, w=np.zeros(2, dtype=np.float32))  # the package upgraded
+    os.utime(packed, ns=(made + 10**9, made + 10**9))
+    unpacked_copy(str(packed), target)
+    with np.load(target) as copy:
+        assert copy.files == ["w"]
+    assert [p.name for p in target.parent.iterdir()] == ["use-weights.npz"]  # no staging file left
+
+
+def test_without_a_writable_models_dir_the_packed_weights_are_read(tmp_path):
+    from callscout.extract.encoders import unpacked_copy
+
+    packed = tmp_path / "weights.npz"
+    np.savez_compressed(packed, w=np.arange(3))
+    (tmp_path / "not-a-dir").write_text("a file")
+    assert unpacked_copy(str(packed), tmp_path / "not-a-dir" / "use-weights.npz") == str(packed)
+
+
+@pytest.mark.slow
+def test_the_use_encoder_embeds_the_same_from_its_unpacked_weights(tmp_path):
+    from callscout.extract.encoders import USEEncoder
+
+    texts = ["Wir bekommen im Mai ein Baby.", "We are moving to Hamburg next month."]
+    unpacked = USEEncoder(weights_dir=str(tmp_path)).encode(texts)
+    assert (tmp_path / "use-weights.npz").exists()
+    assert np.array_equal(unpacked, USEEncoder().encode(texts))

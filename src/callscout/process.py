@@ -102,8 +102,10 @@ class Pipeline:
     def extractor(self):
         if self._extractor is None:
             from callscout.extract import Extractor, load_encoder
+            from callscout.models import default_models_dir
 
-            self._extractor = Extractor(encoder=load_encoder(self.config.encoder))
+            models_dir = self.config.models_dir or default_models_dir()
+            self._extractor = Extractor(encoder=load_encoder(self.config.encoder, models_dir))
         return self._extractor
 
     def run(
