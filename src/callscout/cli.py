@@ -51,6 +51,17 @@ def _config(path: Path | None, **overrides):
         raise fail(str(exc), 2) from exc
 
 
+def _pipeline_config(path: Path | None, **overrides):
+    """``_config`` for a command that runs the pipeline: glibc's malloc set up for CTranslate2
+    (``allocator``) where configured, before any thread starts."""
+    from callscout.allocator import keep_freed_memory
+
+    settings = _config(path, **overrides)
+    if settings.keep_freed_memory:
+        keep_freed_memory()
+    return settings
+
+
 def _catalogue(path: Path):
     from callscout.catalogue import CatalogueError, load_catalogue
 
@@ -78,14 +89,11 @@ def process(
     verbose: VerboseOption = False,
 ) -> None:
     """Transcribe and analyse calls; store calls, signals and opportunities."""
-    from callscout.allocator import keep_freed_memory
     from callscout.process import Pipeline
     from callscout.store import Store
 
     _setup_logging(verbose)
-    settings = _config(config, whisper_model=model, language=language, channels=channels, encoder=encoder)
-    if settings.keep_freed_memory:
-        keep_freed_memory()  # before any thread starts
+    settings = _pipeline_config(config, whisper_model=model, language=language, channels=channels, encoder=encoder)
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise fail(f"{missing[0]}: no such file or folder", 2)
@@ -198,16 +206,13 @@ def watch(
     verbose: VerboseOption = False,
 ) -> None:
     """Process every call dropped into INBOX, then move it to processed/ or failed/."""
-    from callscout.allocator import keep_freed_memory
     from callscout.inputs import InputError, customer_from_name as check_pattern
     from callscout.process import Pipeline
     from callscout.store import Store
     from callscout.watch import WatchError, WatchOptions, watch_folder
 
     _setup_logging(verbose)
-    settings = _config(config)
-    if settings.keep_freed_memory:
-        keep_freed_memory()  # before any thread starts
+    settings = _pipeline_config(config)
     chosen = _catalogue(catalogue)
     try:
         if customer_from_name:
