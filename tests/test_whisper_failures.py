@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from callscout.config import Config
-from callscout.records import Segment
 from callscout.guards import MAX_LOOP_WORDS, MAX_REPEATS, collapse_loops, doubtless, without_repetitions
+from callscout.records import Segment
 from callscout.transcribe import Transcriber
 
 ROOT = Path(__file__).resolve().parents[1]
