@@ -121,6 +121,20 @@ def test_spacy_pipelines_run_without_importing_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+
+def test_spacy_pipelines_leave_spacys_command_line_unimported_until_asked_for():
+    """``import spacy`` imports spaCy's CLI, and with it requests, weasel and a YAML file
+    (0.45 s a run); callscout defers it, and the real one still loads when imported."""
+    code = (
+        "import sys; from callscout.extract.pipeline import get_pipeline;"
+        "doc = get_pipeline('de')('Wir haben im Mai geheiratet.'); assert len(doc) == 6;"
+        "loaded = [m for m in ('spacy.cli', 'spacy.cli.info', 'requests', 'weasel') if m in sys.modules];"
+        "assert not loaded, loaded;"
+        "import spacy, spacy.cli; assert callable(spacy.cli.download) and callable(spacy.cli.info);"
+        "assert spacy.info(markdown=True, silent=True)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
 ENCODE_TWICE = """
 import resource, sys
 import numpy as np

@@ -20,6 +20,7 @@ import logging
 import re
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -41,7 +42,40 @@ def _torch_hidden() -> Iterator[None]:
             del sys.modules["torch"]
 
 
-with _torch_hidden():
+@contextmanager
+def _spacy_cli_deferred() -> Iterator[None]:
+    """``import spacy`` imports its command line (``from .cli.info import info``), and with it
+    requests, httpx, jinja2, weasel and a YAML file read by pure-Python ruamel: 0.45 s of the
+    extractor's start-up for nothing a pipeline uses. For spaCy's own import, ``spacy.cli``
+    and ``spacy.cli.info`` are stand-ins; afterwards they are gone again, so ``import
+    spacy.cli`` loads the real one, and ``spacy.info`` calls it."""
+    if "spacy" in sys.modules:
+        yield
+        return
+    cli = types.ModuleType("spacy.cli")
+    cli.__path__ = []  # a package without submodules: nothing else of it is imported for real
+    info = types.ModuleType("spacy.cli.info")
+
+    def deferred_info(*args, **kwargs):
+        from spacy.cli.info import info as real_info
+
+        return real_info(*args, **kwargs)
+
+    info.info = deferred_info
+    stand_ins = {"spacy.cli": cli, "spacy.cli.info": info}
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+        spacy = sys.modules.get("spacy")
+        if spacy is not None and getattr(spacy, "cli", None) is cli:
+            del spacy.cli
+
+
+with _torch_hidden(), _spacy_cli_deferred():
     from spacy.language import Language
     from spacy.tokens import Doc, Span
 
