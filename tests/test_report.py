@@ -23,7 +23,7 @@ import pytest
 
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Transcript
 from callscout.report import Filters, build_report, iso_week, print_summary
-from callscout.report_html import interval, money, percent, render_html
+from callscout.report_html import interval, percent, render_html
 from callscout.stats import chi_square_sf, chi_square_test, fisher_exact, wilson_interval
 from callscout.store import Store
 from callscout.store_rows import call_id_for, opportunity_id_for

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import csv
 import json
-import os
 import subprocess
 import sys
 import threading

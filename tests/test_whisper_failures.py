@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from callscout.config import Config
 from callscout.guards import MAX_LOOP_WORDS, MAX_REPEATS, collapse_loops, doubtless, without_repetitions
 from callscout.records import Segment
 from callscout.transcribe import Transcriber
