@@ -106,6 +106,15 @@ def test_the_model_itself_where_no_copy_can_or_need_be_made(small_model, tmp_pat
     assert not any(p.name.startswith(("old", "bf16", "cut")) for p in (tmp_path / "models" / "int8").iterdir())
 
 
+def test_models_list_names_the_copy_once_it_is_made(tmp_path):
+    from callscout.models import list_models
+
+    model = write_model(tmp_path / "models" / "whisper-small", [("w/weight", F16, np.ones((2, 2), np.float16))])
+    assert "int8 copy" not in {i.name: i for i in list_models(tmp_path / "models")}["small"].note
+    copy = int8_copy(model, tmp_path / "models")
+    assert {i.name: i for i in list_models(tmp_path / "models")}["small"].note == f"local folder; int8 copy for the CPU at {copy}"
+
+
 def test_the_transcriber_loads_the_copy_only_for_int8_on_the_cpu(small_model, tmp_path):
     config = Config(whisper_model=str(small_model), models_dir=str(tmp_path / "models"))
     copy = whisper_model_path(config, "cpu", "int8")

@@ -42,8 +42,7 @@ def int8_copy(model_dir: str | Path, models_dir: Path) -> str:
     """``model_dir``'s int8 copy under ``models_dir``, made when missing or older than the
     model; ``model_dir`` itself where the model needs none (already int8) or no copy can be made."""
     source = Path(model_dir)
-    digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:10]
-    target = models_dir / COPIES_DIR / f"{source.name}-{digest}"
+    target = copy_folder(source, models_dir)
     try:
         if (target / "model.bin").exists() and target.stat().st_mtime >= (source / "model.bin").stat().st_mtime:
             return str(target)
@@ -52,6 +51,13 @@ def int8_copy(model_dir: str | Path, models_dir: Path) -> str:
     except (OSError, UnsupportedModel, struct.error) as exc:
         log.debug("loading %s as it is: no int8 copy (%s)", source, exc)
         return str(source)
+
+
+def copy_folder(model_dir: str | Path, models_dir: Path) -> Path:
+    """Where ``model_dir``'s int8 copy lies (or will): named after the model's folder and path."""
+    source = Path(model_dir)
+    digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:10]
+    return models_dir / COPIES_DIR / f"{source.name}-{digest}"
 
 
 def write_int8_copy(source: Path, target: Path) -> None:

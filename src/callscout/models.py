@@ -115,6 +115,8 @@ def resolve_whisper_model(name: str, models_dir: Path | None = None) -> str:
 
 
 def list_models(models_dir: Path | None = None) -> list[ModelInfo]:
+    from callscout.int8_model import copy_folder
+
     models_dir = models_dir or default_models_dir()
     infos = [_base_info(models_dir)]
     if models_dir.is_dir():
@@ -122,6 +124,9 @@ def list_models(models_dir: Path | None = None) -> list[ModelInfo]:
             if folder.name != "whisper-base" and folder.is_dir():
                 ready = (folder / "model.bin").exists()
                 infos.append(ModelInfo(folder.name.removeprefix("whisper-"), folder, ready, "local folder"))
+    for index, info in enumerate(infos):
+        if info.ready and info.path and (copy := copy_folder(info.path, models_dir)).joinpath("model.bin").exists():
+            infos[index] = ModelInfo(info.name, info.path, info.ready, f"{info.note}; int8 copy for the CPU at {copy}")
     return infos
 
 
