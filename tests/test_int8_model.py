@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from callscout.config import Config
-from callscout.int8_model import int8_copy, read_variables
+from callscout.int8_model import int8_copy, read_variables, write_int8_copy
 from callscout.transcribe import whisper_model_path
 
 F32, I8, F16 = 0, 1, 4
@@ -80,6 +80,10 @@ def test_the_copy_is_made_once_and_again_when_the_model_is_newer(small_model, tm
     copy = Path(int8_copy(small_model, models))
     made = (copy / "model.bin").stat().st_mtime_ns
     assert int8_copy(small_model, models) == str(copy)
+    assert (copy / "model.bin").stat().st_mtime_ns == made
+
+    # a second run that found no copy and wrote one while this one was made keeps the first
+    write_int8_copy(small_model, copy)
     assert (copy / "model.bin").stat().st_mtime_ns == made
 
     later = time.time() + 60

@@ -44,9 +44,8 @@ def int8_copy(model_dir: str | Path, models_dir: Path) -> str:
     source = Path(model_dir)
     target = copy_folder(source, models_dir)
     try:
-        if (target / "model.bin").exists() and target.stat().st_mtime >= (source / "model.bin").stat().st_mtime:
-            return str(target)
-        write_int8_copy(source, target)
+        if not _up_to_date(target, source):
+            write_int8_copy(source, target)
         return str(target)
     except (OSError, UnsupportedModel, struct.error) as exc:
         log.debug("loading %s as it is: no int8 copy (%s)", source, exc)
@@ -71,6 +70,8 @@ def write_int8_copy(source: Path, target: Path) -> None:
         for other in source.iterdir():
             if other.is_file() and other.name != "model.bin" and not other.name.startswith("."):
                 shutil.copyfile(other, staging / other.name)
+        if _up_to_date(target, source):  # another run made it meanwhile, and may be loading it
+            return
         if target.exists():  # out of the way first: a run may be loading it right now
             os.replace(target, staging.with_name(f"{staging.name}-old"))
         os.replace(staging, target)
@@ -78,6 +79,10 @@ def write_int8_copy(source: Path, target: Path) -> None:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(staging.with_name(f"{staging.name}-old"), ignore_errors=True)
+
+
+def _up_to_date(target: Path, source: Path) -> bool:
+    return (target / "model.bin").exists() and target.stat().st_mtime >= (source / "model.bin").stat().st_mtime
 
 
 def _rewrite(reader: BinaryIO, writer: BinaryIO) -> bool:
