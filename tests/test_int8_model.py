@@ -3,6 +3,7 @@ written once; the same outputs; the model as it is wherever no copy can be made.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import time
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from callscout.config import Config
-from callscout.int8_model import int8_copy, read_variables, write_int8_copy
+from callscout.int8_model import UnsupportedModel, _rewrite, int8_copy, read_variables, write_int8_copy
 from callscout.transcribe import whisper_model_path
 
 F32, I8, F16 = 0, 1, 4
@@ -100,6 +101,10 @@ def test_the_model_itself_where_no_copy_can_or_need_be_made(small_model, tmp_pat
 
     quantized = Path(int8_copy(small_model, tmp_path / "models"))
     assert int8_copy(quantized, tmp_path / "more") == str(quantized)  # already int8
+    written = io.BytesIO()
+    with open(quantized / "model.bin", "rb") as reader, pytest.raises(UnsupportedModel, match="int8 already"):
+        _rewrite(reader, written)
+    assert len(written.getvalue()) < 40  # found at its first weight, before the rest is copied
     other = write_model(tmp_path / "old", [("w/weight", F16, np.ones((2, 2), np.float16))], version=5)
     assert int8_copy(other, tmp_path / "models") == str(other)
     bfloat = write_model(tmp_path / "bf16", [("w/weight", 5, np.ones((2, 2), np.float16))])

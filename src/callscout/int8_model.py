@@ -65,8 +65,7 @@ def write_int8_copy(source: Path, target: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         with open(source / "model.bin", "rb") as reader, open(staging / "model.bin", "wb") as writer:
-            if not _rewrite(reader, writer):
-                raise UnsupportedModel("its weights are int8 already")
+            _rewrite(reader, writer)
         for other in source.iterdir():
             if other.is_file() and other.name != "model.bin" and not other.name.startswith("."):
                 shutil.copyfile(other, staging / other.name)
@@ -85,8 +84,8 @@ def _up_to_date(target: Path, source: Path) -> bool:
     return (target / "model.bin").exists() and target.stat().st_mtime >= (source / "model.bin").stat().st_mtime
 
 
-def _rewrite(reader: BinaryIO, writer: BinaryIO) -> bool:
-    """Copy the model from ``reader`` to ``writer`` with its weights quantized; whether any was."""
+def _rewrite(reader: BinaryIO, writer: BinaryIO) -> None:
+    """Copy the model from ``reader`` to ``writer`` with its weights quantized."""
     version = _unpack(reader, "I")
     if version != BINARY_VERSION:
         raise UnsupportedModel(f"model.bin binary version {version}, not {BINARY_VERSION}")
@@ -103,7 +102,9 @@ def _rewrite(reader: BinaryIO, writer: BinaryIO) -> bool:
     writer.write(struct.pack("I", 0))  # the variables' count, known once they are written
     written = 0
     for name, value in _variables(reader, count):
-        if _quantizable(name, value):
+        if _quantizable(name) and value.dtype not in (np.float16, np.float32):
+            raise UnsupportedModel(f"its weights are {value.dtype} already")  # before writing the rest
+        if _quantizable(name) and value.ndim >= 2:
             weights, scale = quantize_rows(value)
             _write_variable(writer, name, weights)
             _write_variable(writer, f"{name}_scale", scale)
@@ -118,12 +119,11 @@ def _rewrite(reader: BinaryIO, writer: BinaryIO) -> bool:
         _write_string(writer, name)
     writer.seek(count_at)
     writer.write(struct.pack("I", written))
-    return written > count
 
 
-def _quantizable(name: str, value: np.ndarray) -> bool:
+def _quantizable(name: str) -> bool:
     # CTranslate2's WhisperModel::is_quantizable: every "...weight" but the convolutions'.
-    return name.endswith("weight") and "conv" not in name and value.dtype in (np.float16, np.float32) and value.ndim >= 2
+    return name.endswith("weight") and "conv" not in name
 
 
 def quantize_rows(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
