@@ -135,6 +135,17 @@ def test_spacy_pipelines_leave_spacys_command_line_unimported_until_asked_for():
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
+
+def test_spacys_cli_is_deferred_only_for_an_init_that_takes_nothing_else_from_it():
+    from callscout.extract.pipeline import _spacy_init_source, cli_deferrable
+
+    installed = _spacy_init_source()
+    assert cli_deferrable(installed)  # the spaCy installed here: the stand-ins are used
+    assert not cli_deferrable(installed + "\nfrom .cli import app  # noqa\n")
+    assert not cli_deferrable(installed + "\nimport spacy.cli.download\n")
+    assert not cli_deferrable(installed.replace("from .cli.info import info", "from .cli.info import info, info_model"))
+    assert not cli_deferrable("")
+
 ENCODE_TWICE = """
 import resource, sys
 import numpy as np

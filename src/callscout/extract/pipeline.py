@@ -49,7 +49,7 @@ def _spacy_cli_deferred() -> Iterator[None]:
     extractor's start-up for nothing a pipeline uses. For spaCy's own import, ``spacy.cli``
     and ``spacy.cli.info`` are stand-ins; afterwards they are gone again, so ``import
     spacy.cli`` loads the real one, and ``spacy.info`` calls it."""
-    if "spacy" in sys.modules:
+    if "spacy" in sys.modules or not cli_deferrable(_spacy_init_source()):
         yield
         return
     cli = types.ModuleType("spacy.cli")
@@ -73,6 +73,23 @@ def _spacy_cli_deferred() -> Iterator[None]:
         spacy = sys.modules.get("spacy")
         if spacy is not None and getattr(spacy, "cli", None) is cli:
             del spacy.cli
+
+
+def cli_deferrable(init_source: str) -> bool:
+    """Whether spaCy's ``__init__`` takes nothing from its CLI but ``info`` (spaCy 3.7-3.8):
+    the only case the stand-ins are made for. Any other spaCy is imported as it is."""
+    imports = re.findall(r"^\s*(from\s+\.cli\b.*|import\s+spacy\.cli\b.*)$", init_source, re.MULTILINE)
+    return [line.split("#")[0].strip() for line in imports] == ["from .cli.info import info"]
+
+
+def _spacy_init_source() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("spacy")
+    try:
+        return open(spec.origin, encoding="utf-8").read() if spec and spec.origin else ""
+    except OSError:
+        return ""
 
 
 with _torch_hidden(), _spacy_cli_deferred():
