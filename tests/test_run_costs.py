@@ -121,7 +121,6 @@ def test_spacy_pipelines_run_without_importing_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-
 def test_spacy_pipelines_leave_spacys_command_line_unimported_until_asked_for():
     """``import spacy`` imports spaCy's CLI, and with it requests, weasel and a YAML file
     (0.45 s a run); callscout defers it, and the real one still loads when imported."""
@@ -145,6 +144,7 @@ def test_spacys_cli_is_deferred_only_for_an_init_that_takes_nothing_else_from_it
     assert not cli_deferrable(installed + "\nimport spacy.cli.download\n")
     assert not cli_deferrable(installed.replace("from .cli.info import info", "from .cli.info import info, info_model"))
     assert not cli_deferrable("")
+
 
 ENCODE_TWICE = """
 import resource, sys

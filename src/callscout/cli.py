@@ -370,13 +370,14 @@ def models_install() -> None:
     from callscout.int8_model import int8_copy
     from callscout.models import ModelError, default_models_dir, install_base
 
+    models_dir = default_models_dir()
     try:
-        path = install_base()
+        path = install_base(models_dir)
     except ModelError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"whisper base ready at {path}")
-    typer.echo(f"its int8 copy for the CPU at {int8_copy(path, default_models_dir())}")
-    typer.echo(f"sentence encoder weights at {install_use_weights(default_models_dir())}")
+    typer.echo(f"its int8 copy for the CPU at {int8_copy(path, models_dir)}")
+    typer.echo(f"sentence encoder weights at {install_use_weights(models_dir)}")
 
 
 @models_app.command("list")

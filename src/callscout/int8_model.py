@@ -86,25 +86,21 @@ def _up_to_date(target: Path, source: Path) -> bool:
 
 def _rewrite(reader: BinaryIO, writer: BinaryIO) -> None:
     """Copy the model from ``reader`` to ``writer`` with its weights quantized."""
-    version = _unpack(reader, "I")
-    if version != BINARY_VERSION:
-        raise UnsupportedModel(f"model.bin binary version {version}, not {BINARY_VERSION}")
-    spec = _read_string(reader)
+    spec, revision, count = _header(reader)
     if spec != "WhisperSpec":
         raise UnsupportedModel(f"a {spec}, not a Whisper model")
-    revision = _unpack(reader, "I")
-    count = _unpack(reader, "I")
 
-    writer.write(struct.pack("I", version))
+    writer.write(struct.pack("I", BINARY_VERSION))
     _write_string(writer, spec)
     writer.write(struct.pack("I", revision))
     count_at = writer.tell()
     writer.write(struct.pack("I", 0))  # the variables' count, known once they are written
     written = 0
     for name, value in _variables(reader, count):
-        if _quantizable(name) and value.dtype not in (np.float16, np.float32):
+        quantizable = _quantizable(name)
+        if quantizable and value.dtype not in (np.float16, np.float32):
             raise UnsupportedModel(f"its weights are {value.dtype} already")  # before writing the rest
-        if _quantizable(name) and value.ndim >= 2:
+        if quantizable and value.ndim >= 2:
             weights, scale = quantize_rows(value)
             _write_variable(writer, name, weights)
             _write_variable(writer, f"{name}_scale", scale)
@@ -139,11 +135,16 @@ def quantize_rows(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def read_variables(path: Path) -> dict[str, np.ndarray]:
     """Every variable of a model.bin by name (for tests and inspection)."""
     with open(path, "rb") as reader:
-        if _unpack(reader, "I") != BINARY_VERSION:
-            raise UnsupportedModel(f"{path}: not binary version {BINARY_VERSION}")
-        _read_string(reader)
-        _unpack(reader, "I")
-        return dict(_variables(reader, _unpack(reader, "I")))
+        _, _, count = _header(reader)
+        return dict(_variables(reader, count))
+
+
+def _header(reader: BinaryIO) -> tuple[str, int, int]:
+    """The model's spec name, its revision and how many variables follow."""
+    version = _unpack(reader, "I")
+    if version != BINARY_VERSION:
+        raise UnsupportedModel(f"model.bin binary version {version}, not {BINARY_VERSION}")
+    return _read_string(reader), _unpack(reader, "I"), _unpack(reader, "I")
 
 
 def _variables(reader: BinaryIO, count: int) -> Iterator[tuple[str, np.ndarray]]:

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 log = logging.getLogger("callscout")
@@ -126,7 +126,7 @@ def list_models(models_dir: Path | None = None) -> list[ModelInfo]:
                 infos.append(ModelInfo(folder.name.removeprefix("whisper-"), folder, ready, "local folder"))
     for index, info in enumerate(infos):
         if info.ready and info.path and (copy := copy_folder(info.path, models_dir)).joinpath("model.bin").exists():
-            infos[index] = ModelInfo(info.name, info.path, info.ready, f"{info.note}; int8 copy for the CPU at {copy}")
+            infos[index] = replace(info, note=f"{info.note}; int8 copy for the CPU at {copy}")
     return infos
 
 
