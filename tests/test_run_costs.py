@@ -174,3 +174,33 @@ def test_the_encoder_reuses_freed_memory_instead_of_faulting_pages_in_for_every_
         faults[mode] = int(count)
     assert faults["default"] > 50_000
     assert faults["kept"] < faults["default"] / 20
+
+
+DECODE_ONCE = """
+import resource, sys
+import numpy as np
+from faster_whisper.audio import decode_audio
+from faster_whisper.tokenizer import Tokenizer
+from callscout.config import Config
+from callscout.transcribe import Transcriber
+model = Transcriber(Config(batched=False)).model  # built from the main thread
+features = model.feature_extractor(decode_audio(sys.argv[1]))[..., :3000]
+encoded = model.encode(features[np.newaxis])
+prompt = model.get_prompt(Tokenizer(model.hf_tokenizer, True, "transcribe", "de"), [], without_timestamps=False)
+before = resource.getrusage(resource.RUSAGE_SELF)
+model.model.generate(encoded, [prompt], beam_size=5, max_length=448)
+after = resource.getrusage(resource.RUSAGE_SELF)
+print(after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime)
+"""
+
+
+@pytest.mark.slow
+def test_the_whisper_model_decodes_without_its_threads_waiting_on_each_other():
+    """Built on the main thread, CTranslate2's decoding threads slept and woke at every
+    step on 2 cores: ~20 % of their time in the kernel and decoding twice as slow. callscout
+    builds the model on a thread of its own (``Transcriber._load_model``)."""
+    clip = FIXTURES / "calls" / "azure_de_testing.wav"
+    result = subprocess.run([sys.executable, "-c", DECODE_ONCE, str(clip)], capture_output=True, text=True, check=True)
+    user, system = map(float, result.stdout.split()[-2:])
+    assert user > 0.3
+    assert system < 0.08 * user, (user, system)

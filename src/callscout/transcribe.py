@@ -199,7 +199,13 @@ class Transcriber:
         path = whisper_model_path(self.config, device, compute_type)
         workers, threads = decoder_threads(device, self.config)
         log.info("loading whisper model %s on %s (%s, %d worker(s))", path, device, compute_type, workers)
-        return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=workers)
+        # Built on a thread of its own: built on the main thread, the model's decoding threads
+        # waited on each other at every step (1 s of system time) and greedy decoding of the 80 s
+        # bench file's three windows took 3.9-7.2 s instead of 2.0 s (tests/test_run_costs.py).
+        with ThreadPoolExecutor(1, thread_name_prefix="callscout-model-load") as pool:
+            return pool.submit(
+                WhisperModel, path, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=workers
+            ).result()
 
 
 def whisper_model_path(config: Config, device: str, compute_type: str) -> str:
