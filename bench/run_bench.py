@@ -6,7 +6,9 @@ Each variant runs in a fresh process (model loading included), so wall time and 
 are what a user sees. ``callscout, no hotwords`` is ``catalogue_hotwords = false``;
 ``callscout, 30 s windows`` is ``batch_fitted_windows = false``; ``callscout, glibc malloc`` is
 ``keep_freed_memory = false``; ``callscout, quantized at load`` is ``int8_model_copy = false``
-(the model's float16 weights quantized in every run's load, as bare faster-whisper does). The
+(the model's float16 weights quantized in every run's load, as bare faster-whisper does).
+``bare default, built on a thread`` is bare default with only the model's constructor moved
+off the main thread, as callscout builds it; the baseline stays bare default as users run it. The
 models are installed first (``callscout models install``: the int8 copy, the unpacked sentence
 encoder), so no timed run makes them. Prints one table row per workload and variant: wall time, real-time
 factor, ratio to bare default and to bare batched, WER against the references, peak RSS.
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -56,10 +59,10 @@ def timed(command: list[str], env: dict | None = None) -> tuple[float, float, st
     return seconds, usage.ru_maxrss / 1024, output
 
 
-def bare(workload: Workload, mode: str) -> tuple[float, float, dict[str, str]]:
+def bare(workload: Workload, mode: str, *options: str) -> tuple[float, float, dict[str, str]]:
     with tempfile.TemporaryDirectory() as folder:
         texts = Path(folder) / "texts.json"
-        command = [sys.executable, str(ROOT / "bench" / "bare.py"), "--mode", mode, "--output", str(texts), *workload.files]
+        command = [sys.executable, str(ROOT / "bench" / "bare.py"), "--mode", mode, *options, "--output", str(texts), *workload.files]
         seconds, rss, _ = timed(command)
         return seconds, rss, json.loads(texts.read_text(encoding="utf-8"))
 
@@ -98,31 +101,39 @@ def wer(workload: Workload, texts: dict[str, str]) -> float:
     return jiwer.wer(references, hypotheses)
 
 
+VARIANTS: tuple[tuple[str, Callable[[Workload], tuple[float, float, dict[str, str]]]], ...] = (
+    ("bare default", lambda w: bare(w, "default")),
+    ("bare batched", lambda w: bare(w, "batched")),
+    ("bare default, built on a thread", lambda w: bare(w, "default", "--build-on-thread")),
+    ("callscout process", callscout),
+    # what the catalogue hotwords cost (bench/vocab_results.md has what they buy)
+    ("callscout, no hotwords", lambda w: callscout(w, catalogue_hotwords="false")),
+    # every window encoded as 30 s, as Whisper was trained (windowing.encoder_frames)
+    ("callscout, 30 s windows", lambda w: callscout(w, batch_fitted_windows="false")),
+    ("callscout, glibc malloc", lambda w: callscout(w, keep_freed_memory="false")),
+    ("callscout, quantized at load", lambda w: callscout(w, int8_model_copy="false")),
+)
+
+
 def run_all(loads: list[Workload], repeat: int = 1) -> list[Run]:
-    """Each variant ``repeat`` times in a row: the best wall time counts (the machine's own
-    noise is some 10 % from run to run), the first run's WER and the highest RSS."""
+    """Every variant once per round, ``repeat`` rounds per workload: the best wall time counts
+    (the machine's own noise is 10-20 % from run to run, and it drifts, so the rounds are
+    interleaved rather than one variant's runs back to back), the first run's WER, the highest RSS."""
     from faster_whisper.audio import decode_audio
 
     runs = []
     for load in loads:
         duration = sum(len(decode_audio(f)) / 16000 for f in load.files)
-        for variant, runner in (
-            ("bare default", lambda w: bare(w, "default")),
-            ("bare batched", lambda w: bare(w, "batched")),
-            ("callscout process", callscout),
-            # what the catalogue hotwords cost (bench/vocab_results.md has what they buy)
-            ("callscout, no hotwords", lambda w: callscout(w, catalogue_hotwords="false")),
-            # every window encoded as 30 s, as Whisper was trained (windowing.encoder_frames)
-            ("callscout, 30 s windows", lambda w: callscout(w, batch_fitted_windows="false")),
-            ("callscout, glibc malloc", lambda w: callscout(w, keep_freed_memory="false")),
-            ("callscout, quantized at load", lambda w: callscout(w, int8_model_copy="false")),
-        ):
-            seconds, rss, texts = runner(load)
-            for _ in range(repeat - 1):
-                again, again_rss, _ = runner(load)
-                seconds, rss = min(seconds, again), max(rss, again_rss)
-            runs.append(Run(load.name, variant, seconds, rss, wer(load, texts), duration))
-            print(f"{load.name:<34} {variant:<18} {seconds:7.1f} s  WER {runs[-1].wer:.3f}  RSS {rss:6.0f} MB", flush=True)
+        best: dict[str, Run] = {}
+        for _ in range(repeat):
+            for variant, runner in VARIANTS:
+                seconds, rss, texts = runner(load)
+                if variant not in best:
+                    best[variant] = Run(load.name, variant, seconds, rss, wer(load, texts), duration)
+                run = best[variant]
+                run.seconds, run.peak_rss_mb = min(run.seconds, seconds), max(run.peak_rss_mb, rss)
+                print(f"{load.name:<34} {variant:<32} {seconds:7.1f} s  WER {run.wer:.3f}  RSS {rss:6.0f} MB", flush=True)
+        runs += [best[variant] for variant, _ in VARIANTS]
     return runs
 
 
