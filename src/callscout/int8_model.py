@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import struct
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from callscout.staging import is_up_to_date, staged_folder
 
 log = logging.getLogger("callscout")
 
@@ -61,27 +61,21 @@ def copy_folder(model_dir: str | Path, models_dir: Path) -> Path:
 
 def write_int8_copy(source: Path, target: Path) -> None:
     """Write the int8 model at ``target`` (whole or not at all: staged, then renamed)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        with open(source / "model.bin", "rb") as reader, open(staging / "model.bin", "wb") as writer:
+    with staged_folder(target) as staged:
+        with open(source / "model.bin", "rb") as reader, open(staged.path / "model.bin", "wb") as writer:
             _rewrite(reader, writer)
         for other in source.iterdir():
             if other.is_file() and other.name != "model.bin" and not other.name.startswith("."):
-                shutil.copyfile(other, staging / other.name)
+                shutil.copyfile(other, staged.path / other.name)
         if _up_to_date(target, source):  # another run made it meanwhile, and may be loading it
             return
-        if target.exists():  # out of the way first: a run may be loading it right now
-            os.replace(target, staging.with_name(f"{staging.name}-old"))
-        os.replace(staging, target)
+        staged.swap_in()
         log.info("wrote an int8 copy of %s to %s", source, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(staging.with_name(f"{staging.name}-old"), ignore_errors=True)
 
 
 def _up_to_date(target: Path, source: Path) -> bool:
-    return (target / "model.bin").exists() and target.stat().st_mtime >= (source / "model.bin").stat().st_mtime
+    """Whether the copy folder ``target`` holds a model.bin and is not older than ``source``'s."""
+    return (target / "model.bin").exists() and is_up_to_date(target, source / "model.bin")
 
 
 def _rewrite(reader: BinaryIO, writer: BinaryIO) -> None:

