@@ -12,7 +12,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from callscout.cli import _run_with_progress, app
+from callscout.cli import app
+from callscout.cli_output import run_with_progress
 from callscout.process import FileOutcome, Pipeline, RunSummary
 from tests.test_watch import CATALOGUE, KeywordExtractor, call_text, drop, files_below
 
@@ -82,7 +83,7 @@ def test_progress_shows_files_and_audio_minutes(tmp_path):
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=120, color_system=None)
 
-    summary = _run_with_progress(FakePipeline(), paths, None, console=console)
+    summary = run_with_progress(FakePipeline(), paths, None, console=console)
 
     assert summary.count("done") == 2
     rendered = out.getvalue()

@@ -1,14 +1,22 @@
-"""The ``callscout`` command: thin wrappers over the library, one stderr line per error."""
+"""The ``callscout`` command: thin wrappers over the library, one stderr line per error.
+
+Progress bars, tables and other console output are drawn by ``cli_output``."""
 
 from __future__ import annotations
 
 import json
-import logging
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from callscout.cli_output import (
+    announce_watching,
+    print_run_summary,
+    report_filed,
+    run_with_progress,
+    setup_logging,
+)
 
 app = typer.Typer(
     help="Find cross-selling opportunities in customer calls, locally.",
@@ -31,15 +39,6 @@ VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log each s
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
-
-
-def _setup_logging(verbose: bool) -> None:
-    from rich.console import Console
-    from rich.logging import RichHandler
-
-    # --verbose: callscout's own stages; other libraries' (spaCy's, faster-whisper's) from warnings up
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
-    logging.getLogger("callscout").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _config(path: Path | None, **overrides):
@@ -92,7 +91,7 @@ def process(
     from callscout.process import Pipeline
     from callscout.store import Store
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     settings = _pipeline_config(config, whisper_model=model, language=language, channels=channels, encoder=encoder)
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -100,63 +99,11 @@ def process(
     chosen = _catalogue(catalogue)
     store = Store(db)
     pipeline = Pipeline(settings, chosen, store)
-    summary = _run_with_progress(pipeline, paths, customer_from_name)
+    summary = run_with_progress(pipeline, paths, customer_from_name)
     store.close()
-    _print_summary(summary, db)
+    print_run_summary(summary, db)
     if summary.all_failed:
         raise typer.Exit(1)
-
-
-def _run_with_progress(pipeline, paths, customer_pattern, console=None):
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from callscout.inputs import discover
-
-    inputs, _ = discover(list(paths))
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files · {task.fields[minutes]:.1f} audio min"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True, disable=len(inputs) < 2) as progress:
-        task = progress.add_task("calls", total=len(inputs), minutes=0.0)
-
-        def advance(outcome):
-            minutes = progress.tasks[0].fields["minutes"] + (outcome.duration_s or 0.0) / 60
-            progress.update(task, advance=1, minutes=minutes)
-            if outcome.status == "failed":
-                progress.console.print(f"[red]failed[/red] {escape(outcome.error or '')}", markup=True, highlight=False)
-
-        return pipeline.run(paths, customer_pattern, on_file=advance)
-
-
-def _print_summary(summary, db: Path) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    # File names and errors are data, not markup: "[/x]" in a path must not stop the report.
-    console = Console(stderr=True)
-    for outcome in summary.outcomes:
-        if outcome.status == "skipped":
-            console.print(f"skipped {outcome.path}: {outcome.error}", highlight=False, markup=False)
-    table = Table(title=escape(f"callscout → {db}"))
-    for column in ("file", "status", "lang", "seconds", "opportunities"):
-        table.add_column(column)
-    for o in summary.outcomes:
-        if o.status != "skipped":
-            table.add_row(escape(o.path.name), o.status, o.language or "", f"{o.seconds:.1f}", escape(", ".join(o.opportunities)))
-    console.print(table)
-    by_product = Counter(p for o in summary.outcomes for p in o.opportunities)
-    counts = ", ".join(f"{s}: {summary.count(s)}" for s in ("done", "unchanged", "failed", "skipped"))
-    console.print(f"{counts}; opportunities: {sum(by_product.values())} {dict(by_product.most_common())}", markup=False)
-    console.print(
-        f"time: reading/transcription {summary.seconds('read'):.1f} s, extraction {summary.seconds('extract'):.1f} s",
-        markup=False,
-    )
 
 
 @app.command()
@@ -211,7 +158,7 @@ def watch(
     from callscout.store import Store
     from callscout.watch import WatchError, WatchOptions, watch_folder
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     settings = _pipeline_config(config)
     chosen = _catalogue(catalogue)
     try:
@@ -220,23 +167,11 @@ def watch(
         with Store(db) as store:
             options = WatchOptions(settle=settle, once=once, customer_pattern=customer_from_name)
             pipeline = Pipeline(settings, chosen, store)
-            summary = watch_folder(inbox, pipeline, options, on_file=_report_filed, on_start=_started(inbox, settle))
+            summary = watch_folder(inbox, pipeline, options, on_file=report_filed, on_start=announce_watching(inbox, settle))
     except (WatchError, InputError) as exc:
         raise fail(str(exc), 2) from exc
     if once and summary.all_failed:
         raise typer.Exit(1)
-
-
-def _started(inbox: Path, settle: float):
-    def report(events: bool) -> None:
-        typer.echo(f"watching {inbox} ({'file events' if events else 'polling'}, settle {settle:g} s)", err=True)
-
-    return report
-
-
-def _report_filed(outcome, destination: Path) -> None:
-    detail = outcome.error if outcome.status == "failed" else ", ".join(outcome.opportunities)
-    typer.echo(f"{outcome.status}\t{outcome.path.name} -> {destination.parent.name}/{destination.name}\t{detail}", err=True)
 
 
 @app.command()
