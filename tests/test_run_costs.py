@@ -26,6 +26,38 @@ def test_cli_module_imports_no_model_library():
     assert result.stdout.strip() == "[]"
 
 
+
+def run_main(*args: str) -> subprocess.CompletedProcess:
+    """``callscout.cli.main`` in a subprocess that also registers an exit handler, which the
+    interpreter's own teardown would run."""
+    code = (
+        "import atexit, sys, callscout.cli as cli; "
+        "atexit.register(lambda: print('teardown ran', file=sys.stderr)); "
+        f"sys.argv = ['callscout', *{list(args)!r}]; cli.main()"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_the_command_exits_without_the_interpreters_teardown_and_with_its_whole_output(tmp_path):
+    shown = run_main("--help")
+    assert shown.returncode == 0
+    assert "Usage" in shown.stdout and "process" in shown.stdout
+    assert "teardown ran" not in shown.stderr
+
+    failed = run_main("report", "--db", str(tmp_path / "missing.db"))
+    assert failed.returncode == 2
+    assert f"error: {tmp_path / 'missing.db'}: no such store" in failed.stderr
+    assert "teardown ran" not in failed.stderr
+
+
+@pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (2, 2), (256, 0), (-1, 255), ("bye", 1)])
+def test_exit_status_is_what_sys_exit_would_give(code, status, capsys):
+    from callscout.cli import exit_status
+
+    assert exit_status(code) == status
+    assert capsys.readouterr().err == ("bye\n" if code == "bye" else "")
+
+
 def count_calls(monkeypatch, counts: Counter, owner, name: str) -> None:
     """Count calls of ``owner.name`` while still running the real thing."""
     real = getattr(owner, name)

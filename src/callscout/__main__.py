@@ -1,3 +1,3 @@
-from callscout.cli import app
+from callscout.cli import main
 
-app()
+main()
