@@ -149,6 +149,25 @@ def thread_sweep(workload: Workload) -> list[tuple[tuple[int, int], float]]:
     ]
 
 
+def model_floor(workload: Workload) -> dict[str, float]:
+    """Seconds of the Whisper model's own work in callscout's transcription (``bench/floor.py``),
+    the best of two runs."""
+    command = [sys.executable, str(ROOT / "bench" / "floor.py"), *workload.files]
+    found = [json.loads(timed(command)[2].strip().splitlines()[-1]) for _ in range(2)]
+    return min(found, key=lambda spent: spent["encode"] + spent["detect"] + spent["decode"])
+
+
+def floor_line(workload: Workload, runs: list[Run]) -> str:
+    spent = model_floor(workload)
+    model = spent["encode"] + spent["detect"] + spent["decode"]
+    same = {r.variant: r for r in runs if r.workload == workload.name}
+    return (
+        f"- {workload.name}: encoder passes {spent['encode']:.1f} s + language detection {spent['detect']:.1f} s "
+        f"+ decoding {spent['decode']:.1f} s = {model:.1f} s, {model / same['bare default'].seconds:.2f} × bare default; "
+        f"callscout process {same['callscout process'].seconds:.1f} s, {same['callscout process'].seconds / same['bare default'].seconds:.2f} ×"
+    )
+
+
 def help_seconds() -> float:
     best = min(timed([sys.executable, "-m", "callscout", "--help"])[0] for _ in range(3))
     return best
@@ -213,10 +232,13 @@ def main() -> None:
         + ", ".join(f"{workers} × {threads or 'default'}: {seconds:.1f} s" for (workers, threads), seconds in thread_sweep(load))
         for load in loads[1:3]
     )
+    floors = "\n".join(floor_line(load, runs) for load in loads[1:3])
     report = (
         f"Machine: {machine()}\n\nRun: {date.today().isoformat()}, commit {revision()}.\n\nWall time: best of {args.repeat} run(s) per variant.\n\n{table(runs)}\n\n`callscout --help`: {help_seconds():.2f} s\n\n"
         f"Stages inside `callscout process` (its own summary line):\n{stages}\n\n"
-        f"`num_workers` × `cpu_threads` (threads per worker), callscout process wall time:\n{sweeps}\n"
+        f"`num_workers` × `cpu_threads` (threads per worker), callscout process wall time:\n{sweeps}\n\n"
+        f"The Whisper model's own work inside callscout's transcription (`bench/floor.py`: a second pass in one process, "
+        f"best of 2), the floor under `callscout process`:\n{floors}\n"
     )
     print(report)
     if args.write:
