@@ -111,6 +111,22 @@ def test_no_speech_gives_no_windows():
     assert windowing.speech_windows(0, silence, 30) == []
 
 
+
+def test_the_vad_reads_streams_side_by_side_and_finds_the_same_windows():
+    from callscout.audio import load_channels
+
+    streams = [
+        Stream(number, channel.samples)
+        for number, name in enumerate(["stereo_umzug.wav", "azure_de_testing.wav", "quilter_en.wav"])
+        for channel in load_channels(CALLS / name)
+    ]
+    assert len(streams) == 4  # the stereo call's two channels first
+    one_by_one = windowing.stream_windows(streams, 30, threads=1)
+    side_by_side = windowing.stream_windows(streams, 30, threads=2)
+    assert [(w.stream, w.spans) for w in side_by_side] == [(w.stream, w.spans) for w in one_by_one]
+    assert sorted({w.stream for w in one_by_one}) == [0, 1, 2, 3]
+    assert [w.stream for w in one_by_one] == sorted(w.stream for w in one_by_one)
+
 @pytest.mark.slow
 def test_a_window_echoing_the_hotwords_is_decoded_again_without_them(transcriber):
     """Only the echoing windows of a batch (here: the German call's) are decoded again, from

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ from callscout.guards import guarded
 from callscout.int8_model import int8_copy
 from callscout.models import default_models_dir, resolve_whisper_model
 from callscout.records import CUSTOMER, Segment, Transcript
+from callscout.windowing import available_cores
 
 log = logging.getLogger("callscout")
 
@@ -223,7 +223,7 @@ def decoder_threads(device: str, config: Config, cores: int | None = None) -> tu
     One worker unless configured: two single-thread workers, each decoding half of a batch,
     were no faster end to end on 2 cores (bench/results.md). More workers share the cores."""
     if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = available_cores()
     workers = max(1, config.num_workers)
     threads = config.cpu_threads or (max(1, cores // workers) if workers > 1 and device == "cpu" else 0)
     return workers, threads

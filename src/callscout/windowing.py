@@ -7,6 +7,7 @@ window shorter than 30 s is encoded as its speech and some padding (``encoder_fr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -96,9 +97,28 @@ def speech_windows(stream: int, samples: np.ndarray, chunk_seconds: float) -> li
     return packed(stream, [(s["start"], s["end"]) for s in get_speech_timestamps(samples, options)], chunk_seconds)
 
 
-def stream_windows(streams: list[Stream], chunk_seconds: float) -> list[Window]:
-    """The speech windows of every stream, stream by stream."""
-    return [window for index, stream in enumerate(streams) for window in speech_windows(index, stream.samples, chunk_seconds)]
+def stream_windows(streams: list[Stream], chunk_seconds: float, threads: int | None = None) -> list[Window]:
+    """The speech windows of every stream, stream by stream.
+
+    The VAD (onnxruntime, one thread per run, the GIL released) reads up to ``threads`` streams
+    at once, by default one per core: the two channels of a stereo call or a group's short
+    recordings side by side instead of one core reading them all while the other waits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from faster_whisper.vad import get_vad_model
+
+    threads = min(threads or available_cores(), len(streams))
+    if threads <= 1:
+        found = [speech_windows(index, stream.samples, chunk_seconds) for index, stream in enumerate(streams)]
+    else:
+        get_vad_model()  # made once, before the threads share it
+        with ThreadPoolExecutor(threads, thread_name_prefix="callscout-vad") as pool:
+            found = list(pool.map(lambda item: speech_windows(item[0], item[1].samples, chunk_seconds), enumerate(streams)))
+    return [window for windows in found for window in windows]
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def packed(stream: int, spans: list[tuple[int, int]], chunk_seconds: float) -> list[Window]:
