@@ -102,7 +102,8 @@ def stream_windows(streams: list[Stream], chunk_seconds: float, threads: int | N
 
     The VAD (onnxruntime, one thread per run, the GIL released) reads up to ``threads`` streams
     at once, by default one per core: the two channels of a stereo call or a group's short
-    recordings side by side instead of one core reading them all while the other waits."""
+    recordings side by side instead of one core reading them all while the other waits (2 cores:
+    the bench's 29 clips and a stereo ~6 min call, 31 streams, 2.2-2.4 s -> 1.2-1.4 s)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from faster_whisper.vad import get_vad_model
