@@ -28,12 +28,12 @@ def test_cli_module_imports_no_model_library():
 
 
 def run_main(*args: str) -> subprocess.CompletedProcess:
-    """``callscout.cli.main`` in a subprocess that also registers an exit handler, which the
+    """``callscout.__main__.main`` in a subprocess that also registers an exit handler, which the
     interpreter's own teardown would run."""
     code = (
-        "import atexit, sys, callscout.cli as cli; "
+        "import atexit, sys, callscout.__main__ as entry; "
         "atexit.register(lambda: print('teardown ran', file=sys.stderr)); "
-        f"sys.argv = ['callscout', *{list(args)!r}]; cli.main()"
+        f"sys.argv = ['callscout', *{list(args)!r}]; entry.main()"
     )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 
@@ -52,7 +52,7 @@ def test_the_command_exits_without_the_interpreters_teardown_and_with_its_whole_
 
 @pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (2, 2), (256, 0), (-1, 255), ("bye", 1)])
 def test_exit_status_is_what_sys_exit_would_give(code, status, capsys):
-    from callscout.cli import exit_status
+    from callscout.__main__ import exit_status
 
     assert exit_status(code) == status
     assert capsys.readouterr().err == ("bye\n" if code == "bye" else "")

@@ -5,7 +5,6 @@ Progress bars, tables and other console output are drawn by ``cli_output``."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -379,36 +378,3 @@ def report(
     print_summary(data)
     typer.echo(f"wrote {output}", err=True)
 
-
-def main() -> None:
-    """The console entry point: ``app``, then an exit that skips the interpreter's teardown.
-
-    A command has closed its store and written its output when it returns. Freeing the
-    Whisper model, spaCy and every module one by one after that took 0.2 s of each
-    ``process`` run (4 % of the 80 s bench file's). Logging and both streams are flushed first.
-    """
-    import logging
-    import os
-
-    try:
-        app()
-        code = 0
-    except SystemExit as stop:
-        code = exit_status(stop.code)
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (``| head``): nothing more to write
-            pass
-    os._exit(code)
-
-
-def exit_status(code: object) -> int:
-    """The process status ``sys.exit(code)`` would give, printing a message as it does."""
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    print(code, file=sys.stderr)
-    return 1

@@ -108,13 +108,17 @@ def stream_windows(streams: list[Stream], chunk_seconds: float, threads: int | N
 
     from faster_whisper.vad import get_vad_model
 
+    def read(numbered: tuple[int, Stream]) -> list[Window]:
+        index, stream = numbered
+        return speech_windows(index, stream.samples, chunk_seconds)
+
     threads = min(threads or available_cores(), len(streams))
     if threads <= 1:
-        found = [speech_windows(index, stream.samples, chunk_seconds) for index, stream in enumerate(streams)]
+        found = list(map(read, enumerate(streams)))
     else:
         get_vad_model()  # made once, before the threads share it
         with ThreadPoolExecutor(threads, thread_name_prefix="callscout-vad") as pool:
-            found = list(pool.map(lambda item: speech_windows(item[0], item[1].samples, chunk_seconds), enumerate(streams)))
+            found = list(pool.map(read, enumerate(streams)))
     return [window for windows in found for window in windows]
 
 
