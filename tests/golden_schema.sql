@@ -1,3 +1,10 @@
+CREATE TABLE call_results (
+    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+    catalogue TEXT NOT NULL,
+    processed_at TEXT,
+    sensitive INTEGER NOT NULL DEFAULT 0 CHECK (sensitive IN (0, 1)),
+    PRIMARY KEY (call_id, catalogue)
+);
 CREATE TABLE calls (
     id TEXT PRIMARY KEY,
     source_path TEXT NOT NULL,
@@ -59,7 +66,7 @@ CREATE TABLE opportunity_evidence (
     end_s REAL,
     score REAL,
     added_at TEXT NOT NULL
-);
+, catalogue TEXT);
 CREATE TABLE outcomes (
     id INTEGER PRIMARY KEY,
     opportunity_id TEXT NOT NULL,
@@ -90,7 +97,7 @@ CREATE TABLE signals (
     end_s REAL,
     confidence REAL,
     segment_idx INTEGER
-);
+, catalogue TEXT);
 CREATE INDEX idx_calls_source_path ON calls (source_path);
 CREATE UNIQUE INDEX idx_calls_source_sha256 ON calls (source_sha256);
 CREATE INDEX idx_export_items_export_id ON export_items (export_id);
@@ -105,3 +112,4 @@ CREATE INDEX idx_opportunity_evidence_opportunity_id ON opportunity_evidence (op
 CREATE INDEX idx_outcomes_opportunity_id ON outcomes (opportunity_id);
 CREATE INDEX idx_segments_call_id ON segments (call_id);
 CREATE INDEX idx_signals_call_id ON signals (call_id);
+CREATE INDEX idx_signals_call_id_catalogue ON signals (call_id, catalogue);

@@ -147,7 +147,7 @@ def test_saving_any_call_again_changes_nothing(store, order):
 
 def test_first_call_saved_again_keeps_later_evidence_and_crm_status(store):
     first, second, _ = three_calls(store)
-    hausrat = opportunity_id_for(first, "hausrat")
+    hausrat = opportunity_id_for(first, "hausrat", CATALOGUE.name)
     store.db.execute("UPDATE opportunities SET status = 'won', amount = 180, closed_at = '2024-03-01' WHERE id = ?", [hausrat])
 
     store.save_call(*make_call("k1-januar.txt", "K-1", "2024-01-10T09:00:00", MOVING, NO_LIFE))
@@ -160,7 +160,7 @@ def test_first_call_saved_again_keeps_later_evidence_and_crm_status(store):
 def test_opportunity_a_later_call_confirmed_survives_when_its_first_call_no_longer_triggers_it(store):
     first = save(store, "a.txt", "K-1", "2024-01-10T09:00:00", MOVING)
     second = save(store, "b.txt", "K-1", "2024-02-10T09:00:00", MOVED)
-    hausrat = opportunity_id_for(first, "hausrat")
+    hausrat = opportunity_id_for(first, "hausrat", CATALOGUE.name)
 
     store.save_call(*make_call("a.txt", "K-1", "2024-01-10T09:00:00", CAR))  # e.g. another extractor
 
@@ -238,14 +238,14 @@ def test_call_time_falls_back_to_processed_at(store):
 def test_crm_outcomes_hold_the_product_for_the_cooldown(store):
     first = save(store, "a.txt", "K-1", "2024-01-10T09:00:00", MOVING)
     store.db.execute(
-        "UPDATE opportunities SET status = 'lost', closed_at = '2024-02-01' WHERE id = ?", [opportunity_id_for(first, "hausrat")]
+        "UPDATE opportunities SET status = 'lost', closed_at = '2024-02-01' WHERE id = ?", [opportunity_id_for(first, "hausrat", CATALOGUE.name)]
     )
     store.db.execute(
-        "UPDATE opportunities SET status = 'won', closed_at = '2024-02-02' WHERE id = ?", [opportunity_id_for(first, "haftpflicht")]
+        "UPDATE opportunities SET status = 'won', closed_at = '2024-02-02' WHERE id = ?", [opportunity_id_for(first, "haftpflicht", CATALOGUE.name)]
     )
     save(store, "b.txt", "K-1", "2024-03-01T09:00:00", MOVED)
     rows = opportunities(store, call_id=call_id_for(hashlib.sha256(b"b.txt").hexdigest()))
-    assert rows["hausrat"]["held_reason"] == f"crm_lost: lost in the CRM on 2024-02-01 (opportunity {opportunity_id_for(first, 'hausrat')})"
+    assert rows["hausrat"]["held_reason"] == f"crm_lost: lost in the CRM on 2024-02-01 (opportunity {opportunity_id_for(first, 'hausrat', CATALOGUE.name)})"
     assert rows["haftpflicht"]["held_reason"].startswith("crm_won: won in the CRM on 2024-02-02")
     save(store, "c.txt", "K-1", "2024-06-01T09:00:00", MOVED)  # 4 months after the loss
     rows = opportunities(store, call_id=call_id_for(hashlib.sha256(b"c.txt").hexdigest()))
@@ -266,7 +266,7 @@ def test_show_and_timeline_name_held_reasons(store):
     first, second, third = three_calls(store)
     text = render_call(store.call_detail(second))
     assert f"held: declined_cooldown: declined in call {first} on 2024-01-10" in text
-    assert f"again: evidence added to opportunity {opportunity_id_for(first, 'hausrat')} of call {first} (open)" in text
+    assert f"again: evidence added to opportunity {opportunity_id_for(first, 'hausrat', CATALOGUE.name)} of call {first} (open)" in text
     assert "held: max_open_per_customer: 3 open" in render_call(store.call_detail(third))
 
 
@@ -282,7 +282,7 @@ def test_timeline_in_time_order(store):
     assert [e["label"] for e in timeline.calls[1].life_events] == ["moving", "new_child"]
     assert [d["label"] for d in timeline.calls[0].declined] == ["risikoleben"]
     triggered = {o["product_id"]: o for o in timeline.calls[1].opportunities}
-    assert triggered["hausrat"]["first"] is False and triggered["hausrat"]["opportunity_id"] == opportunity_id_for(first, "hausrat")
+    assert triggered["hausrat"]["first"] is False and triggered["hausrat"]["opportunity_id"] == opportunity_id_for(first, "hausrat", CATALOGUE.name)
     assert triggered["juniordepot"]["first"] is True
     assert {o["product_id"]: o["calls"] for o in timeline.opportunities}["hausrat"] == 2
     assert customer_timeline(store.db, "nobody") is None
@@ -345,7 +345,7 @@ def test_since_last_resends_an_opportunity_a_later_call_added_evidence_to(store,
     text = output.read_text(encoding="utf-8")
     descriptions = {row["Callscout_Id__c"]: row["Description"] for row in csv.DictReader(io.StringIO(text))}
     assert f"Again on 2024-02-10 (life event 'moving'): [00:00:00] customer: \"{MOVED[2]}\"" in (
-        descriptions[opportunity_id_for(first, "hausrat")]
+        descriptions[opportunity_id_for(first, "hausrat", CATALOGUE.name)]
     )
     assert export_opportunities(store, "salesforce", output, since_last=True) == 0
 

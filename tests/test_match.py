@@ -108,7 +108,7 @@ def test_store_records_the_chosen_pitch(tmp_path):
             rows[row["id"]] = row
     home = match_opportunities([signal("life_event", "moving")], AB)[0]
     for row in rows.values():
-        assert row["id"] == opportunity_id_for(row["call_id"], row["product_id"])
+        assert row["id"] == opportunity_id_for(row["call_id"], row["product_id"], "ab")
         if row["product_id"] == "home":
             expected = choose_pitch(row["id"], home)
             assert (row["pitch_id"], row["pitch"]) == (expected.id, expected.text)

@@ -12,7 +12,7 @@ from callscout.crm import MappingError, load_mapping
 from callscout.outcomes import OutcomesError, import_outcomes, parse_amount, parse_day, parse_status
 from callscout.store import Store
 from callscout.store_rows import opportunity_id_for
-from tests.test_customers import BABY, MOVING, NO_LIFE, opportunities, save, snapshot, ticking_clock
+from tests.test_customers import CATALOGUE, BABY, MOVING, NO_LIFE, opportunities, save, snapshot, ticking_clock
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_outcomes_survive_the_call_being_saved_again(store, tmp_path):
 
 def test_a_lost_outcome_holds_the_product_back(store, tmp_path):
     first = save(store, "a.txt", "K-1", "2024-01-10T09:00:00", MOVING)
-    import_outcomes(store, write(tmp_path, f"id;status;closed\n{opportunity_id_for(first, 'hausrat')};lost;2024-02-01\n"))
+    import_outcomes(store, write(tmp_path, f"id;status;closed\n{opportunity_id_for(first, 'hausrat', CATALOGUE.name)};lost;2024-02-01\n"))
     save(store, "b.txt", "K-1", "2024-03-01T09:00:00", MOVING, NO_LIFE, BABY)
     held = {p: r["held_reason"] for p, r in opportunities(store, status="held").items()}
     assert held["hausrat"].startswith("crm_lost: lost in the CRM on 2024-02-01")

@@ -49,6 +49,10 @@ class StoreBuilder:
     def __init__(self, store: Store):
         self.store = store
         self.n = 0
+        self.catalogue_of: dict[str, str] = {}
+
+    def opportunity(self, call_id: str, product: str) -> str:
+        return opportunity_id_for(call_id, product, self.catalogue_of[call_id])
 
     def call(self, products=(), *, recorded_at="2024-05-06T09:00:00", manager="Frau Berg", catalogue="finanz",
              trigger=("life_event", "wedding")) -> str:
@@ -58,6 +62,7 @@ class StoreBuilder:
             id=call_id_for(sha), source_path=f"/calls/{self.n}.txt", source_sha256=sha, status="processing",
             customer_id=f"K-{self.n}", account_manager=manager, recorded_at=recorded_at, catalogue=catalogue,
         )
+        self.catalogue_of[record.id] = catalogue
         opportunities = [
             Opportunity(p, NAMES.get(p, p), *trigger, "wir heiraten", "customer", 1.0, 2.0, 0.8, f"Pitch {p}")
             for p in products
@@ -73,7 +78,7 @@ class StoreBuilder:
         return self.store.save_failure(record)
 
     def set(self, call_id: str, product: str, status: str, *, amount=None, pitch_id=None, held_reason=None) -> str:
-        opportunity_id = opportunity_id_for(call_id, product)
+        opportunity_id = self.opportunity(call_id, product)
         self.store.db.execute(
             "UPDATE opportunities SET status = ?, amount = ?, pitch_id = ?, held_reason = ? WHERE id = ?",
             [status, amount, pitch_id, held_reason, opportunity_id],
@@ -110,10 +115,10 @@ def populate(store: Store) -> dict[str, str]:
     c6 = b.call(["bauspar"], recorded_at="2024-05-14", trigger=("need", "saving"))
     b.set(c6, "bauspar", "open", pitch_id=None)
     c7 = b.call([], recorded_at="2024-05-15")
-    b.evidence(opportunity_id_for(c6, "bauspar"), c6)
-    b.evidence(opportunity_id_for(c6, "bauspar"), c7)
+    b.evidence(b.opportunity(c6, "bauspar"), c6)
+    b.evidence(b.opportunity(c6, "bauspar"), c7)
     c8 = b.call([], recorded_at="2024-05-16")
-    b.evidence(opportunity_id_for(c5, "bauspar"), c8)  # evidence of a held one: c8 does not count
+    b.evidence(b.opportunity(c5, "bauspar"), c8)  # evidence of a held one: c8 does not count
     # week 2024-W21: kredit with three pitch variants, complements
     for i, (status, pitch) in enumerate([("won", "x"), ("lost", "x"), ("won", "y"), ("won", "y"), ("lost", "z"),
                                          ("lost", "z"), ("open", "z"), ("won", "x")]):

@@ -85,14 +85,15 @@ def test_save_call_writes_every_table(store):
     assert detail["segments"][1]["speaker_label"] == "Kunde"
     assert detail["signals"][0]["segment_idx"] == 1
     top = detail["opportunities"][0]
-    assert top["id"] == opportunity_id_for(call_id, "home_insurance")
+    assert top["id"] == opportunity_id_for(call_id, "home_insurance", "retail-bank")
     assert (top["customer_id"], top["catalogue"], top["status"]) == ("K-100", "retail-bank", "open")
     assert (top["start_s"], top["end_s"], top["sensitive_call"]) == (2.5, 6.0, 0)
 
 
 def test_ids_are_stable_hashes():
     signal = Signal("need", "savings_plan", "sparen", "customer", 1.0, 2.0, 0.7, 3)
-    assert opportunity_id_for("abc", "x") == hashlib.sha256(b"abc:x").hexdigest()[:16]
+    assert opportunity_id_for("abc", "x") == hashlib.sha256(b"abc:x").hexdigest()[:16]  # stores before 005
+    assert opportunity_id_for("abc", "x", "finanz") == hashlib.sha256(b"abc:finanz:x").hexdigest()[:16]
     assert signal_id_for("abc", signal) == signal_id_for("abc", Signal(**vars(signal)))
     assert signal_id_for("abc", signal) != signal_id_for("abd", signal)
     assert len(signal_id_for("abc", signal)) == 16
@@ -113,7 +114,7 @@ def test_resave_changes_only_timestamps(store):
 def test_resave_keeps_created_at_and_status_and_drops_vanished(store):
     record = make_record()
     store.save_call(record, make_result())
-    opportunity_id = opportunity_id_for(record.id, "home_insurance")
+    opportunity_id = opportunity_id_for(record.id, "home_insurance", "retail-bank")
     store.db.execute("UPDATE opportunities SET status = 'contacted' WHERE id = ?", [opportunity_id])
     created_at = store.db["opportunities"].get(opportunity_id)["created_at"]
 

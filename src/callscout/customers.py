@@ -193,7 +193,7 @@ def _declines(db: Database, call: Row, when: datetime | None, policy: Policy) ->
     found: dict[str, tuple[datetime, Decline]] = {}
     for row in db.query(
         "SELECT s.label, c.id, c.recorded_at, c.processed_at FROM signals s JOIN calls c ON c.id = s.call_id"
-        " WHERE s.kind = 'declined' AND c.customer_id = ? AND c.catalogue IS ? AND c.id != ? AND c.status = 'done'",
+        " WHERE s.kind = 'declined' AND c.customer_id = ? AND s.catalogue IS ? AND c.id != ? AND c.status = 'done'",
         [call["customer_id"], call["catalogue"], call["id"]],
     ):
         declined_at = call_moment(row)
@@ -242,15 +242,15 @@ def _closed(db: Database, call: Row, when: datetime | None, policy: Policy) -> d
     return {product_id: closed for product_id, (_, closed) in found.items()}
 
 
-def load_previous(db: Database, call_id: str) -> Previous:
-    """The opportunities and evidence links a call placed when it was saved before."""
+def load_previous(db: Database, call_id: str, catalogue: str | None) -> Previous:
+    """The opportunities and evidence links a call placed for this catalogue when it was saved before."""
     previous = Previous()
-    for row in db.query("SELECT * FROM opportunities WHERE call_id = ?", [call_id]):
+    for row in db.query("SELECT * FROM opportunities WHERE call_id = ? AND catalogue IS ?", [call_id, catalogue]):
         previous.own[row["product_id"]] = row
     for row in db.query(
         "SELECT e.id, e.opportunity_id, e.added_at, o.product_id, o.call_id FROM opportunity_evidence e"
-        " LEFT JOIN opportunities o ON o.id = e.opportunity_id WHERE e.call_id = ?",
-        [call_id],
+        " LEFT JOIN opportunities o ON o.id = e.opportunity_id WHERE e.call_id = ? AND e.catalogue IS ?",
+        [call_id, catalogue],
     ):
         previous.added_at[row["id"]] = row["added_at"]
         if row["product_id"] is not None and row["call_id"] != call_id:
@@ -346,11 +346,14 @@ def customer_timeline(db: Database, customer_id: str) -> Timeline | None:
 
 
 def _timeline_call(db: Database, call: Row) -> TimelineCall:
+    catalogues = [row["catalogue"] for row in db.query(
+        "SELECT catalogue FROM call_results WHERE call_id = ? ORDER BY rowid", [call["id"]]
+    )]
     entry = TimelineCall(call["id"], call["source_path"], call.get("recorded_at") or call.get("processed_at"),
-                         call["catalogue"], call["status"])
+                         ", ".join(catalogues) or call["catalogue"], call["status"])
     for signal in db.query(
-        "SELECT kind, label, evidence, start_s FROM signals WHERE call_id = ? AND kind IN ('life_event', 'declined')"
-        " ORDER BY start_s, id",
+        "SELECT DISTINCT kind, label, evidence, start_s FROM signals WHERE call_id = ?"
+        " AND kind IN ('life_event', 'declined') ORDER BY start_s, kind, label",
         [call["id"]],
     ):
         target = entry.life_events if signal["kind"] == "life_event" else entry.declined

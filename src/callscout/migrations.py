@@ -179,6 +179,39 @@ def m004_customer_memory(db: Database) -> None:
         db.execute(statement)
 
 
+_RESULTS_PER_CATALOGUE = (
+    # '' stands for "no catalogue name", so the primary key holds (NULLs would not collide)
+    """CREATE TABLE call_results (
+    call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+    catalogue TEXT NOT NULL,
+    processed_at TEXT,
+    sensitive INTEGER NOT NULL DEFAULT 0 CHECK (sensitive IN (0, 1)),
+    PRIMARY KEY (call_id, catalogue)
+)""",
+    "INSERT INTO call_results (call_id, catalogue, processed_at, sensitive)"
+    " SELECT id, coalesce(catalogue, ''), processed_at, sensitive FROM calls WHERE status = 'done'",
+    "ALTER TABLE signals ADD COLUMN catalogue TEXT",
+    "UPDATE signals SET catalogue = (SELECT c.catalogue FROM calls c WHERE c.id = signals.call_id)",
+    "CREATE INDEX idx_signals_call_id_catalogue ON signals (call_id, catalogue)",
+    "ALTER TABLE opportunity_evidence ADD COLUMN catalogue TEXT",
+    """UPDATE opportunity_evidence SET catalogue = coalesce(
+    (SELECT o.catalogue FROM opportunities o WHERE o.id = opportunity_evidence.opportunity_id),
+    (SELECT c.catalogue FROM calls c WHERE c.id = opportunity_evidence.call_id))""",
+)
+
+
+@migrations(name="005_results_per_catalogue")
+def m005_results_per_catalogue(db: Database) -> None:
+    """A call's signals, opportunities and evidence are kept per catalogue: processing the same
+    recording against a second catalogue adds that catalogue's results beside the first's.
+
+    ``call_results`` records which catalogues a call is done for (``calls.catalogue`` is the
+    latest one). Existing rows are assigned the catalogue their call was processed with.
+    """
+    for statement in _RESULTS_PER_CATALOGUE:
+        db.execute(statement)
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return the names that ran."""
     pending = [migration.name for migration in migrations.pending(db)]

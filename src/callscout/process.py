@@ -274,8 +274,7 @@ class Pipeline:
         )
 
     def _already_done(self, record: CallRecord) -> bool:
-        stored = self.store.find_call(record.id)
-        return bool(stored) and stored["status"] == "done" and stored["catalogue"] == record.catalogue
+        return self.store.has_result(record.id, record.catalogue)
 
     def _failed(self, item: InputFile, record: CallRecord | None, exc: Exception, seconds: float) -> FileOutcome:
         error = one_line_error(item.path, exc)

@@ -10,6 +10,10 @@ def render_call(detail: dict) -> str:
         f"status {call['status']}  language {call.get('language') or '?'}  "
         f"duration {_seconds(call.get('duration_s'))}  customer {call.get('customer_id') or '-'}",
     ]
+    catalogues = detail.get("catalogues") or []
+    several = len(catalogues) > 1
+    if catalogues:
+        lines.append(f"catalogue{'s' if several else ''} {', '.join(name or '-' for name in catalogues)}")
     if call.get("error"):
         lines.append(f"error: {call['error']}")
     lines.append("")
@@ -21,10 +25,12 @@ def render_call(detail: dict) -> str:
     lines.append("")
     lines.append("signals:")
     for s in detail["signals"]:
-        lines.append(f"  {s['kind']:<12} {s['label']:<22} {s['confidence']:.2f}  \"{s['evidence']}\"")
+        where = f"  ({s.get('catalogue') or '-'})" if several else ""
+        lines.append(f"  {s['kind']:<12} {s['label']:<22} {s['confidence']:.2f}  \"{s['evidence']}\"{where}")
     lines.append("opportunities:")
     for o in detail["opportunities"]:
         flag = "  (sensitive call)" if o.get("sensitive_call") else ""
+        flag += f"  ({o.get('catalogue') or '-'})" if several else ""
         status = o.get("status") or "open"
         lines.append(
             f"  {o['product_name']} [{o['trigger_kind']}: {o['trigger_label']}] score {o['score']:.2f}  {status}{flag}"
@@ -42,11 +48,13 @@ def render_call(detail: dict) -> str:
 
 
 def _signals_in(segment: dict, signals: list[dict]) -> list[dict]:
-    return [
-        s
+    """The signals found in this segment, each kind and label once (catalogues share life events)."""
+    found = {
+        (s["kind"], s["label"]): s
         for s in signals
         if s["start_s"] == segment["start_s"] and s["speaker"] == segment["speaker"] and s["evidence"] in segment["text"]
-    ]
+    }
+    return list(found.values())
 
 
 def _clock(seconds: float | None) -> str:

@@ -151,7 +151,7 @@ class _Query:
     def scope(self, status: str = "done") -> tuple[str, list[Any]]:
         clauses, parameters = ["c.status = ?"], [status]
         if self.filters.catalogue is not None:
-            clauses.append("c.catalogue = ?")
+            clauses.append("EXISTS (SELECT 1 FROM call_results r WHERE r.call_id = c.id AND r.catalogue = ?)")
             parameters.append(self.filters.catalogue)
         if self.filters.since is not None:
             clauses.append(f"{CALL_DAY} >= ?")
@@ -163,11 +163,21 @@ class _Query:
 
     def rows(self, sql: str, status: str = "done", extra: list[Any] | None = None) -> list[dict[str, Any]]:
         where, parameters = self.scope(status)
-        return list(self.db.query(sql.replace("{scope}", where), [*parameters, *(extra or [])]))
+        return list(self.db.query(self._in_scope(sql, where), [*parameters, *(extra or [])]))
 
     def scalar(self, sql: str, status: str = "done") -> int:
         where, parameters = self.scope(status)
-        return self.db.execute(sql.replace("{scope}", where), parameters).fetchone()[0]
+        return self.db.execute(self._in_scope(sql, where), parameters).fetchone()[0]
+
+    def _in_scope(self, sql: str, where: str) -> str:
+        """``{scope}`` filled in; with a catalogue filter, ``o`` holds only that catalogue's
+        opportunities (a call may have results for several catalogues)."""
+        sql = sql.replace("{scope}", where)
+        if self.filters.catalogue is None:
+            return sql
+        literal = "'" + self.filters.catalogue.replace("'", "''") + "'"  # an SQL string literal
+        in_catalogue = f"(SELECT * FROM opportunities WHERE catalogue = {literal}) o"
+        return sql.replace("FROM opportunities o", f"FROM {in_catalogue}").replace("JOIN opportunities o", f"JOIN {in_catalogue}")
 
     def outcomes(self, key: str, label: str, where: str = "", *extra: Any) -> list[Outcomes]:
         sql = f"""SELECT {key} AS key, {label} AS label, count(*) AS opportunities,

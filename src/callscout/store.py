@@ -1,7 +1,10 @@
 """The SQLite store: one row per call, its segments, signals and opportunities.
 
 Ids are stable (``store_rows``), so processing the same audio again replaces rows instead of adding
-them. A call's complete result is only ever replaced by another complete result:
+them. Signals, opportunities and evidence are kept per catalogue: saving a call's result for one
+catalogue replaces that catalogue's rows and leaves every other catalogue's as they are (the
+segments are the call's latest transcript). ``call_results`` records which catalogues a call is
+done for. A call's complete result is only ever replaced by another complete result:
 ``mark_processing`` and ``save_failure`` leave a call that is already ``done`` as it
 is (its data stays valid; the failure is logged).
 
@@ -138,13 +141,15 @@ class Store:
         now = self._clock()
         call = done_call_row(record, result, now)
         policy = policy or self.policies.get(call["catalogue"] or "") or Policy()
+        catalogue = call["catalogue"]
         with self.write_transaction():
-            previous = load_previous(self.db, call_id)
+            previous = load_previous(self.db, call_id, catalogue)
             self._upsert_call(call)
             self.db.execute("UPDATE calls SET purged_at = NULL WHERE id = ?", [call_id])
-            self._delete_children(call_id)
+            self._delete_results(call_id, catalogue)
             self._insert_segments(call_id, result.transcript.segments)
-            self._insert_signals(call_id, result.signals)
+            self._insert_signals(call_id, catalogue, result.signals)
+            self._record_result(call)
             self._save_opportunities(call, result.opportunities, previous, policy, now)
             self._hold_declined(call, {s.label for s in result.signals if s.kind == "declined"}, policy, now)
         logger.debug("saved call %s (%d opportunities)", call_id, len(result.opportunities))
@@ -177,16 +182,34 @@ class Store:
         sql = f"INSERT INTO calls ({columns}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET {updates}{condition}"
         return self.db.execute(sql, row).rowcount > 0
 
-    def _delete_children(self, call_id: str) -> None:
-        for table in (*CHILD_TABLES, "opportunity_evidence"):
-            self.db.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
+    def _delete_results(self, call_id: str, catalogue: str | None) -> None:
+        """The call's transcript, and this catalogue's signals, opportunities and evidence."""
+        self.db.execute("DELETE FROM segments WHERE call_id = ?", [call_id])
+        for table in ("signals", "opportunities", "opportunity_evidence"):
+            self.db.execute(f"DELETE FROM {table} WHERE call_id = ? AND catalogue IS ?", [call_id, catalogue])
+
+    def _record_result(self, call: dict[str, Any]) -> None:
+        """Mark the call done for its catalogue; the call is sensitive if any catalogue's result is."""
+        self.db["call_results"].upsert(
+            {
+                "call_id": call["id"],
+                "catalogue": result_key(call["catalogue"]),
+                "processed_at": call["processed_at"],
+                "sensitive": call["sensitive"],
+            },
+            pk=("call_id", "catalogue"),
+        )
+        self.db.execute(
+            "UPDATE calls SET sensitive = (SELECT max(sensitive) FROM call_results WHERE call_id = ?) WHERE id = ?",
+            [call["id"], call["id"]],
+        )
 
     def _insert_segments(self, call_id: str, segments: list[Segment]) -> None:
         rows = [segment_row(call_id, idx, segment) for idx, segment in enumerate(segments)]
         self.db["segments"].insert_all(rows)
 
-    def _insert_signals(self, call_id: str, signals: list[Signal]) -> None:
-        rows = unique_by_id([signal_row(call_id, signal) for signal in signals])
+    def _insert_signals(self, call_id: str, catalogue: str | None, signals: list[Signal]) -> None:
+        rows = unique_by_id([signal_row(call_id, signal, catalogue) for signal in signals])
         self.db["signals"].insert_all(rows)
 
     def _save_opportunities(
@@ -252,6 +275,21 @@ class Store:
                 return row
         return None
 
+    def has_result(self, call_id: str, catalogue: str | None) -> bool:
+        """Whether the call is stored ``done`` with a result for this catalogue."""
+        row = self._first_row(
+            "SELECT 1 AS found FROM call_results r JOIN calls c ON c.id = r.call_id"
+            " WHERE r.call_id = ? AND r.catalogue = ? AND c.status = ?",
+            [call_id, result_key(catalogue), DONE],
+        )
+        return row is not None
+
+    def catalogues_of(self, call_id: str) -> list[str]:
+        """The catalogues this call has results for, in the order they were first saved."""
+        return [row["catalogue"] for row in self.db.query(
+            "SELECT catalogue FROM call_results WHERE call_id = ? ORDER BY rowid", [call_id]
+        )]
+
     def call_status(self, sha256: str) -> str | None:
         row = self._first_row("SELECT status FROM calls WHERE source_sha256 = ?", [sha256])
         return row["status"] if row else None
@@ -266,9 +304,10 @@ class Store:
         return {
             "call": call,
             "segments": self._rows("SELECT * FROM segments WHERE call_id = ? ORDER BY idx", [call_id]),
-            "signals": self._rows("SELECT * FROM signals WHERE call_id = ? ORDER BY start_s, id", [call_id]),
+            "catalogues": self.catalogues_of(call_id),
+            "signals": self._rows("SELECT * FROM signals WHERE call_id = ? ORDER BY start_s, catalogue, id", [call_id]),
             "opportunities": self._rows(
-                "SELECT * FROM opportunities WHERE call_id = ? ORDER BY score DESC, id", [call_id]
+                "SELECT * FROM opportunities WHERE call_id = ? ORDER BY catalogue, score DESC, id", [call_id]
             ),
             "appended": self._rows(
                 "SELECT o.id, o.call_id, o.product_id, o.product_name, o.status, o.held_reason, o.pitch_id,"
@@ -309,6 +348,11 @@ class Store:
 
     def _first_row(self, sql: str, parameters: list[Any]) -> dict[str, Any] | None:
         return next(iter(self.db.query(sql, parameters)), None)
+
+
+def result_key(catalogue: str | None) -> str:
+    """``call_results.catalogue`` for a catalogue name; '' when the call had none."""
+    return catalogue or ""
 
 
 def _checked_call_id(record: CallRecord) -> str:

@@ -1,7 +1,8 @@
 """A call's records as the store's rows, with their stable ids.
 
-Ids come from content: a call's from its audio's sha256, an opportunity's from its call and
-product, so saving the same call again writes the same rows.
+Ids come from content: a call's from its audio's sha256, an opportunity's from its call,
+catalogue and product, so saving the same call again writes the same rows, and the same call
+saved against two catalogues keeps two sets of rows.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ OPEN = "open"
 
 EVIDENCE_FIELDS = ("trigger_kind", "trigger_label", "evidence", "speaker", "start_s", "end_s", "score")
 # What an opportunity keeps when its call is saved again (CRM outcomes, the policy's decision,
-# the pitch variant it was offered with).
-KEPT_FIELDS = ("created_at", "status", "held_reason", "amount", "closed_at", "pitch_id", "pitch")
+# the pitch variant it was offered with), and its id: a store made before ids named the catalogue
+# keeps its ids (``opportunity_id_for``).
+KEPT_FIELDS = ("id", "created_at", "status", "held_reason", "amount", "closed_at", "pitch_id", "pitch")
 
 
 def _short_hash(text: str) -> str:
@@ -38,16 +40,22 @@ def call_id_for(sha256: str) -> str:
     return sha256.lower()[:16]
 
 
-def opportunity_id_for(call_id: str, product_id: str) -> str:
-    return _short_hash(f"{call_id}:{product_id}")
+def opportunity_id_for(call_id: str, product_id: str, catalogue: str | None = None) -> str:
+    """Without a catalogue name the id of stores made before results were kept per catalogue;
+    their rows keep those ids when the call is saved again (``customers.Previous``)."""
+    if catalogue is None:
+        return _short_hash(f"{call_id}:{product_id}")
+    return _short_hash(f"{call_id}:{catalogue}:{product_id}")
 
 
 def evidence_id_for(opportunity_id: str, call_id: str) -> str:
     return _short_hash(f"{opportunity_id}:{call_id}")
 
 
-def signal_id_for(call_id: str, signal: Signal) -> str:
+def signal_id_for(call_id: str, signal: Signal, catalogue: str | None = None) -> str:
     key = [call_id, signal.kind, signal.label, signal.segment_idx, signal.evidence]
+    if catalogue is not None:
+        key.append(catalogue)
     return _short_hash(json.dumps(key, ensure_ascii=False))
 
 
@@ -93,11 +101,12 @@ def segment_row(call_id: str, idx: int, segment: Segment) -> dict[str, Any]:
     }
 
 
-def signal_row(call_id: str, signal: Signal) -> dict[str, Any]:
+def signal_row(call_id: str, signal: Signal, catalogue: str | None) -> dict[str, Any]:
     row = asdict(signal)
     row.update(
-        id=signal_id_for(call_id, signal),
+        id=signal_id_for(call_id, signal, catalogue),
         call_id=call_id,
+        catalogue=catalogue,
         start_s=row.pop("start"),
         end_s=row.pop("end"),
     )
@@ -107,7 +116,7 @@ def signal_row(call_id: str, signal: Signal) -> dict[str, Any]:
 def opportunity_row(call: dict[str, Any], opportunity: Opportunity, now: str) -> dict[str, Any]:
     row = asdict(opportunity)
     del row["pitches"]
-    opportunity_id = opportunity_id_for(call["id"], opportunity.product_id)
+    opportunity_id = opportunity_id_for(call["id"], opportunity.product_id, call["catalogue"])
     pitch = choose_pitch(opportunity_id, opportunity)
     row.update(
         id=opportunity_id,
@@ -140,6 +149,7 @@ def evidence_row(opportunity_id: str, call_id: str, source: dict[str, Any], adde
         "id": evidence_id_for(opportunity_id, call_id),
         "opportunity_id": opportunity_id,
         "call_id": call_id,
+        "catalogue": source["catalogue"],
         **{key: source[key] for key in EVIDENCE_FIELDS},
         "added_at": added_at,
     }
