@@ -127,7 +127,7 @@ def test_missing_input_and_broken_catalogue_are_one_line_errors(tmp_path):
     broken.write_text("catalogue: x\nproducts: [{id: a, name: A, triggers: {life_events: [moon]}}]\n")
     result = callscout("process", FIXTURES / "calls" / "kunde_hochzeit.txt", "--catalogue", broken, "--db", tmp_path / "x.db")
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {broken}: product 'a', field 'triggers.life_events': unknown life event id 'moon'"
+    assert result.stderr.strip() == f"error: {broken}: product 'a', field 'triggers.life_events': unknown life event id 'moon' (did you mean 'moving'?)"
 
 
 def test_models_list_and_help_are_fast_and_offline():

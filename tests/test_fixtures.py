@@ -93,6 +93,7 @@ def test_fixtures_stay_small():
     [
         ("catalogues/finanz.yaml", "catalogues/finanz.yaml"),
         ("catalogues/technik.yaml", "catalogues/technik.yaml"),
+        ("catalogues/telko.yaml", "catalogues/telko.yaml"),
         ("calls/azure_de_testing.wav", "realaudio/azure-customspeech/de-DE_testing/audio.wav"),
         ("calls/LICENSE-azure-customspeech.md", "realaudio/azure-customspeech/LICENSE.md"),
     ],

@@ -6,6 +6,7 @@ refused whole with a ``CatalogueError`` naming the file, the product and the fie
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,10 @@ from callscout.taxonomy import load_taxonomy
 PRODUCT_ID = re.compile(r"^[a-z0-9_]+$")
 PITCH_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 DEFAULT_PITCH = "default"
+TOP_KEYS = ("catalogue", "language", "policy", "products")
+PRODUCT_KEYS = ("id", "name", "category", "aliases", "triggers", "pitch", "pitches")
+TRIGGER_KEYS = ("life_events", "needs", "complements")
+PITCH_KEYS = ("id", "text")
 
 
 class CatalogueError(ValueError):
@@ -108,6 +113,8 @@ def parse_catalogue(data: object, source: str = "<catalogue>") -> Catalogue:
 
     if not isinstance(data, dict):
         raise fail("top level", "expected a mapping with 'catalogue' and 'products'")
+    if (key := _unknown_key(data, TOP_KEYS)) is not None:
+        raise fail(f"field '{key}'", f"unknown key {_hint(key, TOP_KEYS)}")
     name = data.get("catalogue")
     if not isinstance(name, str) or not name.strip():
         raise fail("field 'catalogue'", "missing or not a string")
@@ -126,10 +133,9 @@ def parse_catalogue(data: object, source: str = "<catalogue>") -> Catalogue:
 def _parse_policy(raw: object, fail) -> Policy:
     if not isinstance(raw, dict):
         raise fail("field 'policy'", "not a mapping")
-    known = Policy.__dataclass_fields__
-    for key in raw:
-        if key not in known:
-            raise fail(f"policy field '{key}'", f"unknown key (known: {', '.join(known)})")
+    known = tuple(Policy.__dataclass_fields__)
+    if (key := _unknown_key(raw, known)) is not None:
+        raise fail(f"policy field '{key}'", f"unknown key {_hint(key, known)}")
     values = dict(raw)
     if "max_opportunities_per_call" in values:
         limit = values["max_opportunities_per_call"]
@@ -156,9 +162,13 @@ def _parse_product(raw: object, position: int, fail) -> Product:
     if not isinstance(raw, dict):
         raise fail(f"product #{position}", "not a mapping")
     product_id = raw.get("id")
-    if not isinstance(product_id, str) or not PRODUCT_ID.match(product_id):
-        raise fail(f"product #{position}, field 'id'", "missing or not a slug of [a-z0-9_]")
-    where = f"product '{product_id}'"
+    valid_id = isinstance(product_id, str) and PRODUCT_ID.match(product_id)
+    # Unknown keys first, so that a misspelt ``id`` gets its suggestion rather than "missing".
+    where = f"product '{product_id}'" if valid_id else f"product #{position}"
+    if (key := _unknown_key(raw, PRODUCT_KEYS)) is not None:
+        raise fail(f"{where}, field '{key}'", f"unknown key {_hint(key, PRODUCT_KEYS)}")
+    if not valid_id:
+        raise fail(f"{where}, field 'id'", "missing or not a slug of [a-z0-9_]")
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
         raise fail(f"{where}, field 'name'", "missing or not a string")
@@ -169,14 +179,12 @@ def _parse_product(raw: object, position: int, fail) -> Product:
     triggers = raw.get("triggers") or {}
     if not isinstance(triggers, dict):
         raise fail(f"{where}, field 'triggers'", "not a mapping")
-    for key in triggers:
-        if key not in ("life_events", "needs", "complements"):
-            raise fail(f"{where}, field 'triggers.{key}'", "unknown trigger (life_events, needs, complements)")
-    taxonomy = load_taxonomy()
+    if (key := _unknown_key(triggers, TRIGGER_KEYS)) is not None:
+        raise fail(f"{where}, field 'triggers.{key}'", f"unknown trigger {_hint(key, TRIGGER_KEYS)}")
+    known_events = tuple(load_taxonomy().life_events)
     life_events = _strings(triggers.get("life_events"), f"{where}, field 'triggers.life_events'", fail)
-    for event in life_events:
-        if event not in taxonomy.life_events:
-            raise fail(f"{where}, field 'triggers.life_events'", f"unknown life event id '{event}'")
+    if (event := _unknown_key(life_events, known_events)) is not None:
+        raise fail(f"{where}, field 'triggers.life_events'", f"unknown life event id '{event}' {_hint(event, known_events)}")
     return Product(
         id=product_id,
         name=name.strip(),
@@ -203,8 +211,10 @@ def _parse_pitches(raw: dict, where: str, fail) -> tuple[Pitch, ...]:
     pitches: list[Pitch] = []
     for position, item in enumerate(value, 1):
         place = f"{where}, field 'pitches' #{position}"
-        if not isinstance(item, dict) or set(item) - {"id", "text"}:
+        if not isinstance(item, dict):
             raise fail(place, "expected a mapping with 'id' and 'text'")
+        if (key := _unknown_key(item, PITCH_KEYS)) is not None:
+            raise fail(place, f"unknown key '{key}' {_hint(key, PITCH_KEYS)}")
         pitch_id, text = item.get("id"), item.get("text")
         if not isinstance(pitch_id, str) or not PITCH_ID.match(pitch_id):
             raise fail(place, "'id' missing or not a slug of [A-Za-z0-9_-]")
@@ -214,6 +224,17 @@ def _parse_pitches(raw: dict, where: str, fail) -> tuple[Pitch, ...]:
             raise fail(place, "'text' missing or empty")
         pitches.append(Pitch(pitch_id, text.strip()))
     return tuple(pitches)
+
+
+def _unknown_key(keys, known: tuple[str, ...]) -> object | None:
+    """The first of ``keys`` that is not in ``known``, else None."""
+    return next((key for key in keys if key not in known), None)
+
+
+def _hint(key: object, known: tuple[str, ...]) -> str:
+    """``(did you mean 'x'?)`` for the closest known name, else ``(known: a, b, ...)``."""
+    close = difflib.get_close_matches(str(key).lower(), known, n=1)
+    return f"(did you mean '{close[0]}'?)" if close else f"(known: {', '.join(known)})"
 
 
 def _strings(value: object, where: str, fail) -> tuple[str, ...]:
