@@ -148,3 +148,71 @@ def test_an_echo_is_replaced_by_the_plain_decoding_of_its_stretch():
         Segment("customer", "Gibt es das Fitter sauber auf?", 5.2, 7.9),
     ]
     assert spliced([said, echo, whole_echo], [echo, whole_echo], plain) == [said, plain[1]]
+
+
+def _long_recording(tmp_path) -> Path:
+    """70 s of real German speech: the fixture clip twice, then silence."""
+    import wave
+
+    source = Path(__file__).resolve().parents[1] / "fixtures" / "calls" / "azure_de_testing.wav"
+    with wave.open(str(source)) as clip:
+        params, frames = clip.getparams(), clip.readframes(clip.getnframes())
+    path = tmp_path / "long.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setparams(params)
+        out.writeframes(frames + frames + b"\0" * (params.sampwidth * params.framerate * 2))
+    return path
+
+
+@pytest.mark.slow
+def test_a_long_recording_reports_audio_seconds_as_it_is_decoded(tmp_path):
+    from callscout.config import Config
+    from callscout.transcribe import Transcriber
+
+    path = _long_recording(tmp_path)
+    reports: list[tuple[float, float]] = []
+    # a report after each batch: batches of one window, so the 70 s take several
+    (transcript,) = Transcriber(Config(batch_size=1)).transcribe_files([path], on_progress=lambda done, total: reports.append((done, total)))
+
+    assert transcript.segments
+    totals = {total for _, total in reports}
+    assert totals == {transcript.duration_s} and transcript.duration_s > 60
+    done = [d for d, _ in reports]
+    assert len(done) >= 2 and done == sorted(done)  # more than one step, never backwards
+    assert 0 < done[0] < transcript.duration_s and done[-1] == pytest.approx(transcript.duration_s)
+
+
+@pytest.mark.slow
+def test_the_sequential_decoder_reports_progress_too(tmp_path):
+    from callscout.config import Config
+    from callscout.transcribe import Transcriber
+
+    path = _long_recording(tmp_path)
+    reports: list[float] = []
+    sequential = Transcriber(Config(batched=False, beam_size=1, language="de"))
+    (transcript,) = sequential.transcribe_files([path], on_progress=lambda done, total: reports.append(done / total))
+    assert len(reports) >= 3 and reports == sorted(reports) and 0 < reports[0] < 0.6 and reports[-1] > 0.8
+
+
+@pytest.mark.slow
+def test_process_shows_audio_minutes_of_a_long_recording_while_it_is_transcribed(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from callscout.catalogue import load_catalogue
+    from callscout.cli_output import run_with_progress
+    from callscout.config import Config
+    from callscout.process import Pipeline
+    from callscout.store import Store
+
+    path = _long_recording(tmp_path)
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=140, color_system=None)
+    catalogue = load_catalogue(Path(__file__).resolve().parents[1] / "fixtures" / "catalogues" / "finanz.yaml")
+    with Store(tmp_path / "s.db") as store:
+        pipeline = Pipeline(Config(encoder="hashing", batch_size=1), catalogue, store)
+        summary = run_with_progress(pipeline, [path], None, console=console)
+    assert summary.count("done") == 1
+    shown = re.findall(r"long\.wav .*?(\d+\.\d) of 1\.2 audio min", out.getvalue())
+    assert len(set(shown)) >= 2, out.getvalue()[-2000:]  # the bar moved while the file was decoded

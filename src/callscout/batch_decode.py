@@ -157,13 +157,21 @@ class BatchDecoder:
         self._prompts: dict[tuple[str, str | None], list[int]] = {}
         self._suppressed: list[int] | None = None  # the same token ids for every language
 
-    def decode(self, streams: list[Stream], windows: list[Window] | None = None) -> Decoded:
-        """The streams' pieces and languages; ``windows``: their ``stream_windows``, where found already."""
+    def decode(
+        self,
+        streams: list[Stream],
+        windows: list[Window] | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Decoded:
+        """The streams' pieces and languages; ``windows``: their ``stream_windows``, where found already.
+        ``on_progress`` gets the share of the speech decoded (0-1) after each batch."""
         result = Decoded(pieces={index: [] for index in range(len(streams))})
         for index, stream in enumerate(streams):
             if stream.language:
                 result.languages[stream.recording] = (stream.language, 1.0)
         queue = list(windows) if windows is not None else stream_windows(streams, self.chunk_seconds)
+        speech = sum(w.seconds for w in queue) or 1.0
+        decoded = 0.0
         while queue:
             # a batch shares one input length: the first waiting window's, and the next ones of that length
             frames = self._frames(queue[0])
@@ -171,6 +179,10 @@ class BatchDecoder:
             queue = [w for w in queue if not any(w is taken for taken in batch)]
             # a batch's unwritten ends and doubted windows join a later batch, not one of their own
             queue.extend(self._decode_batch(batch, streams, result, frames))
+            if on_progress is not None:
+                # windows decoded again (repairs, full context) are speech already counted
+                decoded += sum(w.seconds for w in batch if not (w.repair or w.full_context))
+                on_progress(min(1.0, decoded / speech))
         for pieces in result.pieces.values():
             pieces.sort(key=lambda p: (p.start, p.end))
         return result

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from callscout.process import FileOutcome, Pipeline, RunSummary
 
+# A recording (or group decoded together) at least this long shows its own audio-minutes bar.
+LONG_RECORDING_SECONDS = 60.0
 SUMMARY_COLUMNS = ("file", "status", "lang", "seconds", "opportunities")
 # Every status a run can end a file in, in the order the summary line counts them.
 SUMMARY_STATUSES = ("done", "unchanged", "failed", "skipped")
@@ -37,41 +39,49 @@ def setup_logging(verbose: bool) -> None:
 def run_with_progress(
     pipeline: Pipeline, paths: Sequence[Path], customer_pattern: str | None, console: Console | None = None
 ) -> RunSummary:
-    """Run ``pipeline`` over ``paths`` under a progress bar of files and audio minutes.
+    """Run ``pipeline`` over ``paths`` under a progress bar of files and audio minutes, and one
+    of audio minutes with an ETA while a recording (or group) longer than a minute is decoded.
 
     A batch of long recordings runs for hours, so its progress and failures show as they happen;
-    for a single file the bar is left out. ``paths`` is read twice: once here to size the bar,
-    once by the pipeline.
+    for a single file the bar of files is left out. ``paths`` is read twice: once here to size
+    the bar, once by the pipeline.
     """
     from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from callscout.inputs import discover
 
     inputs, _ = discover(list(paths))
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files · {task.fields[minutes]:.1f} audio min"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True, disable=len(inputs) < 2) as progress:
-        task = progress.add_task("calls", total=len(inputs), minutes=0.0)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        files = progress.add_task("calls", total=len(inputs), detail=f"0/{len(inputs)} files", visible=len(inputs) >= 2)
+        minutes = 0.0
+        audio: dict[str, int] = {}  # group name -> its task
 
         def advance(outcome: FileOutcome) -> None:
-            minutes = progress.tasks[0].fields["minutes"] + (outcome.duration_s or 0.0) / 60
-            progress.update(task, advance=1, minutes=minutes)
+            nonlocal minutes
+            minutes += (outcome.duration_s or 0.0) / 60
+            done = progress.tasks[files].completed + 1
+            progress.update(files, advance=1, detail=f"{done:.0f}/{len(inputs)} files · {minutes:.1f} audio min")
             if outcome.status == "failed":
                 progress.console.print(f"[red]failed[/red] {escape(outcome.error or '')}", markup=True, highlight=False)
 
-        return pipeline.run(paths, customer_pattern, on_file=advance)
+        def transcribing(group: list[Path], done: float, total: float) -> None:
+            if total < LONG_RECORDING_SECONDS:
+                return
+            name = escape(group[0].name if len(group) == 1 else f"{group[0].name} +{len(group) - 1}")
+            if name not in audio:
+                audio[name] = progress.add_task(name, total=total, detail="")
+            progress.update(audio[name], completed=done, detail=f"{done / 60:.1f} of {total / 60:.1f} audio min")
+            progress.refresh()  # a step can come sooner than the next timed redraw
+            if done >= total:
+                progress.update(audio[name], visible=False)
+
+        pipeline.on_audio_progress = transcribing
+        try:
+            return pipeline.run(paths, customer_pattern, on_file=advance)
+        finally:
+            pipeline.on_audio_progress = None
 
 
 def print_run_summary(summary: RunSummary, db: Path) -> None:

@@ -88,6 +88,8 @@ class Pipeline:
         # path -> (transcript or its error, this recording's share of the group's seconds).
         self._transcribed: dict[Path, tuple[Transcript | Exception, float]] = {}
         self._upcoming: list[InputFile] = []
+        # Called as a group of recordings is decoded: (their paths, audio seconds done, in all).
+        self.on_audio_progress: Callable[[list[Path], float, float], None] | None = None
 
     @property
     def transcriber(self):
@@ -220,7 +222,15 @@ class Pipeline:
         started = time.perf_counter()
         # The warm-up (pure Python, holding the GIL) starts once the audio is read and the model
         # loaded: beside them, every short GIL hand-over of PyAV and CTranslate2 waited for it.
-        results = self.transcriber.transcribe_files([i.path for i in group], before_decoding=self._warm_up_in_background)
+        paths = [i.path for i in group]
+        progress = None
+        if self.on_audio_progress is not None:
+            report = self.on_audio_progress
+
+            def progress(done: float, total: float) -> None:
+                report(paths, done, total)
+
+        results = self.transcriber.transcribe_files(paths, before_decoding=self._warm_up_in_background, on_progress=progress)
         seconds = time.perf_counter() - started
         durations = [(r.duration_s or 0.0) if isinstance(r, Transcript) else 0.0 for r in results]
         total = sum(durations)

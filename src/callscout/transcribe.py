@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,9 @@ LANGUAGE_DETECTION_SEGMENTS = 4
 # faster-whisper's own beam search, one channel at a time.
 
 
+AudioProgress = Callable[[float, float], None]  # (seconds of audio decoded, seconds in all)
+
+
 @dataclass
 class Detected:
     language: str
@@ -45,6 +48,7 @@ class Transcriber:
         # Product names for the decoder prompt (``hotwords``); see ``vocabulary_hint``.
         self.vocabulary = vocabulary
         self._vocabulary_terms = vocabulary_terms(vocabulary) if vocabulary else frozenset()
+        self._report_piece: Callable[[float], None] = lambda end: None  # set per channel by ``_sequential``
 
     @property
     def model(self):
@@ -63,12 +67,16 @@ class Transcriber:
         return result
 
     def transcribe_files(
-        self, paths: list[Path], before_decoding: Callable[[], None] | None = None
+        self,
+        paths: list[Path],
+        before_decoding: Callable[[], None] | None = None,
+        on_progress: AudioProgress | None = None,
     ) -> list[Transcript | Exception]:
         """Each recording's transcript, or the error that stopped it; one bad file does not
         stop the others. Batched decoding shares windows between the recordings
         (``batch_decode``), so a group of short calls costs about one encoder pass each.
-        ``before_decoding`` is called once the audio is read and the model loaded."""
+        ``before_decoding`` is called once the audio is read and the model loaded;
+        ``on_progress(seconds_done, seconds_total)`` as the group's audio is decoded."""
         results: list[Transcript | Exception] = []
         loaded: dict[int, list[Channel]] = {}
         for index, path in enumerate(paths):
@@ -79,12 +87,15 @@ class Transcriber:
                 results.append(exc)
         if not loaded:
             return results
+        report = _progress_reporter(on_progress, [_duration(channels) or 0.0 for channels in loaded.values()])
         try:
             if self.config.batched:
-                transcripts = self._batched(loaded, before_decoding)
+                transcripts = self._batched(loaded, before_decoding, report)
             else:
                 self._load_then(before_decoding)
-                transcripts = {i: self._sequential(c) for i, c in loaded.items()}
+                transcripts = {}
+                for number, (i, channels) in enumerate(loaded.items()):
+                    transcripts[i] = self._sequential(channels, lambda share, n=number: report(share, n))
         except Exception as exc:  # noqa: BLE001 - the whole group failed in the decoder
             transcripts = {index: exc for index in loaded}
         for index, transcript in transcripts.items():
@@ -96,7 +107,12 @@ class Transcriber:
         if before_decoding:
             before_decoding()
 
-    def _batched(self, loaded: dict[int, list[Channel]], before_decoding: Callable[[], None] | None = None) -> dict[int, Transcript]:
+    def _batched(
+        self,
+        loaded: dict[int, list[Channel]],
+        before_decoding: Callable[[], None] | None,
+        report: Callable[[float], None],
+    ) -> dict[int, Transcript]:
         from callscout.windowing import Stream, stream_windows
 
         roles: list[str] = []
@@ -111,7 +127,7 @@ class Transcriber:
             loading = pool.submit(self._load_then, before_decoding)
             windows = stream_windows(streams, self.config.batch_chunk_seconds)
             loading.result()
-        decoded = self.batch_decoder.decode(streams, windows)
+        decoded = self.batch_decoder.decode(streams, windows, on_progress=report)
         segments: dict[int, list[Segment]] = {index: [] for index in loaded}
         for number, stream in enumerate(streams):
             segments[stream.recording] += guarded(decoded.pieces[number], roles[number])
@@ -144,12 +160,16 @@ class Transcriber:
             )
         return self._batch_decoder
 
-    def _sequential(self, channels: list[Channel]) -> Transcript:
-        """faster-whisper's own sequential decoder (beam search), one channel at a time."""
+    def _sequential(self, channels: list[Channel], report: Callable[[float], None] = lambda share: None) -> Transcript:
+        """faster-whisper's own sequential decoder (beam search), one channel at a time;
+        ``report`` gets the share of the recording decoded (0-1)."""
         detected = Detected(self.config.language, 1.0) if self.config.language else None
         segments: list[Segment] = []
         found = None
-        for channel in sorted(channels, key=lambda c: c.role != CUSTOMER):
+        ordered = sorted(channels, key=lambda c: c.role != CUSTOMER)
+        for number, channel in enumerate(ordered):
+            seconds = len(channel.samples) / SAMPLE_RATE or 1.0
+            self._report_piece = lambda end, n=number, s=seconds: report((n + min(1.0, end / s)) / len(ordered))
             pieces, found = self._transcribe_channel(channel, detected)
             if detected is None and pieces:
                 detected = found
@@ -186,8 +206,14 @@ class Transcriber:
             hotwords=hotwords or None,
             beam_size=self.config.beam_size,
         )
-        segments = guarded(pieces, channel.role)
+        segments = guarded(self._reported(pieces), channel.role)
         return segments, Detected(info.language, info.language_probability)
+
+    def _reported(self, pieces: Iterable) -> Iterator:
+        """faster-whisper's lazy segments, each one's end passed to the progress report."""
+        for piece in pieces:
+            self._report_piece(piece.end)
+            yield piece
 
     def _load_model(self):
         from faster_whisper import WhisperModel
@@ -227,6 +253,22 @@ def decoder_threads(device: str, config: Config, cores: int | None = None) -> tu
     workers = max(1, config.num_workers)
     threads = config.cpu_threads or (max(1, cores // workers) if workers > 1 and device == "cpu" else 0)
     return workers, threads
+
+
+def _progress_reporter(on_progress: AudioProgress | None, durations: list[float]) -> Callable[..., None]:
+    """``report(share)`` for the whole group (batched), or ``report(share, n)`` for its n-th
+    recording with the ones before it done (sequential), as seconds of the group's audio."""
+    total = sum(durations)
+
+    def report(share: float, recording: int | None = None) -> None:
+        if on_progress is None:
+            return
+        if recording is None:
+            on_progress(share * total, total)
+        else:
+            on_progress(sum(durations[:recording]) + share * durations[recording], total)
+
+    return report
 
 
 def _duration(channels: list[Channel]) -> float:
