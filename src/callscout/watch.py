@@ -1,7 +1,9 @@
 """Hot folder: process every call that lands in an inbox folder, then file it away.
 
 A file is taken once its size and mtime (and those of its ``NAME.meta.json``) have stayed
-the same for ``settle`` seconds. It goes through the same ``Pipeline`` as ``process``; then
+the same for ``settle`` seconds and no process on this machine has it open for writing
+(``open_files``, Linux; elsewhere, and for writers on other machines, settle time alone
+decides). It goes through the same ``Pipeline`` as ``process``; then
 it moves, with its sidecar, to ``INBOX/processed/`` (done, or unchanged: same content seen
 before) or to ``INBOX/failed/`` beside a ``NAME.error.txt`` saying why. Sub-folders are
 kept below processed/ and failed/; a name already taken there gets ``-2``, ``-3``, ...
@@ -12,6 +14,11 @@ file (device, inode, size, mtime). So several watchers may share one folder (on 
 machine or a file system with working flock) and no file is processed twice. Nothing is
 left behind when a watcher dies: the kernel drops its locks, and the file stays in the
 inbox for the next run.
+
+Writers: the check for open writers runs once per round for all settled files, and again
+right after a file is claimed. A file whose signature changed while it was processed (a
+writer on another machine) is not filed away: the call just stored from it is deleted and
+the file is taken again, whole, once it has settled.
 
 File events come from watchdog when it is installed and the file system supports it; a
 full rescan still runs every ``rescan_interval`` seconds. Otherwise the folder is polled.
@@ -25,6 +32,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callscout.inputs import discover, files_in, kind_of, sidecar_path
+from callscout.open_files import open_for_writing
 from callscout.process import FileOutcome, Pipeline, RunSummary
 
 log = logging.getLogger("callscout")
@@ -95,11 +104,13 @@ class SettleTracker:
         return [(path, sig) for path, (sig, since) in self.seen.items() if now - since >= self.settle]
 
     def next_due(self) -> float | None:
-        """Seconds until the next file settles, if any is waiting."""
-        if not self.seen:
-            return None
+        """Seconds until the next file settles, if any is still settling.
+
+        Files settled but not taken (open for writing, claimed by another watcher, stuck)
+        wait for a file event or the next scan instead: counting them would spin."""
         now = self.clock()
-        return max(0.0, min(since + self.settle - now for _, since in self.seen.values()))
+        waits = [since + self.settle - now for _, since in self.seen.values() if since + self.settle > now]
+        return min(waits) if waits else None
 
 
 @contextmanager
@@ -183,11 +194,14 @@ class Watcher:
         """Scan once and take every settled file; True when nothing is left waiting."""
         self.last_scan = time.monotonic()
         candidates = self.candidates()
-        for path, sig in self.tracker.update(candidates):
+        settled = [(path, sig) for path, sig in self.tracker.update(candidates) if self.stuck.get(path) != sig]
+        writing = open_for_writing({sig[:2] for _, sig in settled}) if settled else None  # one /proc scan for all
+        for path, sig in settled:
             if self.stop.is_set():
                 return False
-            if self.stuck.get(path) != sig:
-                self.take(path, sig)
+            if writing is not None and sig[:2] in writing:
+                continue  # taken once closed: the close wakes the watcher, or the next scan finds it
+            self.take(path, sig)
         return all(self.stuck.get(path) == signature(path) for path in candidates if path.exists())
 
     def candidates(self) -> list[Path]:
@@ -208,9 +222,14 @@ class Watcher:
 
     def take(self, path: Path, sig: Signature) -> None:
         with claim(path, sig) as claimed:
-            if not claimed:
+            if not claimed or being_written(sig):  # a writer may have opened it since the round's scan
                 return
             outcome = self.process(path)
+            now = signature(path)
+            if now is not None and now != sig:
+                self.discard(outcome)
+                log.warning("%s: changed while it was processed; taken again once it settles", path.name)
+                return
             try:
                 destination = file_away(self.inbox, path, outcome)
             except OSError as exc:
@@ -220,6 +239,21 @@ class Watcher:
         self.summary.outcomes.append(outcome)
         if self.on_file:
             self.on_file(outcome, destination)
+
+    def discard(self, outcome: FileOutcome) -> None:
+        """Delete the call just stored from a file that has changed since: never kept beside
+        the whole one. Deleted now, not once the whole file is stored, so that this call's
+        opportunities and declines do not shape the whole call's (same customer)."""
+        if outcome.status not in ("done", "failed") or outcome.call_id is None:
+            return  # unchanged: the row is another file's, stored before
+        store = self.pipeline.store
+        try:
+            with store.write_transaction():  # segments, signals, opportunities, evidence cascade
+                # Only while the row still names this file: the call id is the content's sha256,
+                # and another file with the same content may have been stored since; then it is that file's.
+                store.db.execute("DELETE FROM calls WHERE id = ? AND source_path = ?", [outcome.call_id, str(outcome.path)])
+        except sqlite3.Error as exc:
+            log.error("%s: could not delete the call stored from it before it changed (%s)", outcome.path.name, exc)
 
     def process(self, path: Path) -> FileOutcome:
         inputs, skipped = discover([path])
@@ -237,6 +271,10 @@ class Watcher:
                 self.wake.clear()
                 time.sleep(max(0.0, self.last_scan + MIN_SCAN_GAP - time.monotonic()))
                 return
+
+
+def being_written(sig: Signature) -> bool:
+    return bool(open_for_writing({sig[:2]}))
 
 
 @contextmanager
@@ -261,7 +299,10 @@ def _start_observer(inbox: Path, wake: threading.Event):
 
     class Wake(FileSystemEventHandler):
         def on_any_event(self, event) -> None:
-            wake.set()
+            # Not opens and read-only closes (the watcher's own reads among them); a close
+            # after writing (on_closed, inotify IN_CLOSE_WRITE) is when a held file may be taken.
+            if event.event_type not in ("opened", "closed_no_write"):
+                wake.set()
 
     observer = Observer()
     try:
