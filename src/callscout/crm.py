@@ -6,7 +6,7 @@ few constant values come from a ``Mapping``: the defaults below, overridden by a
 or TOML mapping file::
 
     salesforce:
-      opportunity: {external_id: Callscout_Id__c, account: AccountId, lead_source: null}
+      opportunity: {external_id: Callscout_Id__c, account: AccountId, lead_source: null, owner: Owner.Username}
       task: {status: Status}
       values: {stage: Qualification, close_days: 45}
     hubspot:
@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
             "amount": "Amount",
             "description": "Description",
             "lead_source": "LeadSource",
+            "owner": "OwnerId",  # the call's account manager: a Salesforce user id, or map to Owner.Username
         },
         "task": {
             "opportunity": None,  # None: "Opportunity:What.<external_id column>"
@@ -74,6 +75,7 @@ DEFAULTS: dict[str, Any] = {
             "close_date": "Close date",
             "description": "Deal description",
             "customer": "Customer ID",
+            "owner": "Deal owner",  # the call's account manager: a HubSpot user's e-mail address
         },
         "note": {
             "deal": None,  # None: the deal's external_id column
@@ -346,6 +348,7 @@ def _sf_opportunity(row: Row, mapping: Mapping) -> Row:
         "amount": mapping.amount(row.get("product_id") or ""),
         "description": opportunity_description(row),
         "lead_source": value("lead_source"),
+        "owner": row.get("account_manager") or "",
     }
 
 
@@ -383,6 +386,7 @@ def _hs_deal(row: Row, mapping: Mapping) -> Row:
         "close_date": days_after(row.get("created_at"), mapping.value(HUBSPOT, "close_days")),
         "description": opportunity_description(row),
         "customer": row.get("customer_id") or "",
+        "owner": row.get("account_manager") or "",
     }
 
 

@@ -12,8 +12,13 @@ added_at``; a re-saved call keeps its rows' ``added_at``). The set of ids, not
 ``updated_at``, is the watermark: the store bumps ``updated_at`` whenever a call is saved
 again, even when nothing changed.
 
-CRM targets leave out opportunities the contact policy held back (``held``) and those the
-CRM itself closed (``won``, ``lost``: sending them again would reset their stage).
+CRM targets leave out opportunities the contact policy held back (``held``), those the
+CRM itself closed (``won``, ``lost``: sending them again would reset their stage) and, unless
+``include_unassigned``, those without a customer id (counted in ``ExportResult.unassigned``;
+not recorded as exported, so a later run sends them once a re-processed call has the id).
+
+The output's suffix must be one its format writes (or none); ``since_last`` with nothing new
+writes nothing and records no export, so a file not yet imported is never overwritten.
 """
 
 from __future__ import annotations
@@ -46,6 +51,10 @@ class UnknownFormat(ValueError):
     """No formatter is registered under this name."""
 
 
+class SuffixMismatch(ValueError):
+    """The output's name ends in a suffix the chosen format does not write."""
+
+
 @dataclass(frozen=True)
 class Formatter:
     name: str
@@ -53,14 +62,28 @@ class Formatter:
     write: WriteRows
     newline: str | None = None  # passed to open(); csv wants ""
     tables: MakeTables | None = None  # CRM targets: rows -> CSV tables (main file and companions)
+    other_suffixes: tuple[str, ...] = ()  # also accepted for the output's name
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        return (self.suffix, *self.other_suffixes)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    count: int  # opportunities written
+    unassigned: int = 0  # left out of a CRM file for want of a customer id
+    written: bool = True  # False: ``since_last`` found nothing new and left the files alone
 
 
 FORMATTERS: dict[str, Formatter] = {}
 
 
-def formatter(name: str, *, suffix: str, newline: str | None = None) -> Callable[[WriteRows], WriteRows]:
+def formatter(
+    name: str, *, suffix: str, newline: str | None = None, other_suffixes: tuple[str, ...] = ()
+) -> Callable[[WriteRows], WriteRows]:
     def register(write: WriteRows) -> WriteRows:
-        FORMATTERS[name] = Formatter(name, suffix, write, newline)
+        FORMATTERS[name] = Formatter(name, suffix, write, newline, other_suffixes=other_suffixes)
         return write
 
     return register
@@ -82,7 +105,22 @@ def get_formatter(fmt: str) -> Formatter:
         raise UnknownFormat(f"unknown export format {fmt!r}; choose one of {', '.join(export_formats())}") from None
 
 
-def export_opportunities(
+def check_suffix(chosen: Formatter, output: Path) -> None:
+    """Refuse an output name whose suffix says another format (no suffix is fine)."""
+    suffix = Path(output).suffix
+    if suffix and suffix.lower() not in chosen.suffixes:
+        raise SuffixMismatch(
+            f"--output {output}: suffix '{suffix}' does not match --format {chosen.name}"
+            f" (expected {' or '.join(chosen.suffixes)})"
+        )
+
+
+def export_opportunities(store: Store, fmt: str, output: Path, **options: Any) -> int:
+    """``run_export``'s count of opportunities written."""
+    return run_export(store, fmt, output, **options).count
+
+
+def run_export(
     store: Store,
     fmt: str,
     output: Path,
@@ -90,11 +128,13 @@ def export_opportunities(
     since: str | None = None,
     since_last: bool = False,
     mapping: crm.Mapping | None = None,
-) -> int:
+    include_unassigned: bool = False,
+) -> ExportResult:
     """Write every opportunity (or those updated after ``since``, or those no earlier export
-    to this target contained when ``since_last``) to ``output``; return the count."""
+    to this target contained when ``since_last``) to ``output``."""
     chosen = get_formatter(fmt)
     output = Path(output)
+    check_suffix(chosen, output)
     target = export_target(fmt, output)
     rows = list(store.iter_opportunities(updated_since=since, with_call=True))
     if chosen.tables is not None:
@@ -102,6 +142,13 @@ def export_opportunities(
     if since_last:
         already = exported_ids(store, target)
         rows = [row for row in rows if row["id"] not in already]
+    unassigned = 0
+    if chosen.tables is not None and not include_unassigned:
+        assigned = [row for row in rows if (row.get("customer_id") or "").strip()]
+        unassigned, rows = len(rows) - len(assigned), assigned
+    if since_last and not rows:
+        logger.info("nothing new since the last export to %s (%s)", output, fmt)
+        return ExportResult(0, unassigned, written=False)
     if chosen.tables is not None:
         count = write_tables(chosen.tables(with_call_context(store, rows), mapping or crm.Mapping()), output)
     else:
@@ -109,7 +156,7 @@ def export_opportunities(
         count = write_atomically(output, lambda handle: chosen.write(rows, fieldnames, handle), newline=chosen.newline)
     record_export(store, target, [row["id"] for row in rows])
     logger.info("exported %d opportunities to %s (%s)", count, output, fmt)
-    return count
+    return ExportResult(count, unassigned)
 
 
 def export_target(fmt: str, output: Path) -> str:
@@ -212,7 +259,7 @@ def write_atomically(output: Path, write: Callable[[IO[str]], int], *, newline: 
     return count
 
 
-@formatter("jsonl", suffix=".jsonl")
+@formatter("jsonl", suffix=".jsonl", other_suffixes=(".ndjson",))
 def write_jsonl(rows: Iterable[Row], fieldnames: list[str], handle: IO[str]) -> int:
     count = 0
     for row in rows:
