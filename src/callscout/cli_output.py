@@ -51,9 +51,12 @@ def run_with_progress(
 
     from callscout.inputs import discover
 
+    from rich.console import Console
+
     inputs, _ = discover(list(paths))
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    console = console or Console(stderr=True)  # stdout stays for what a command prints as its result
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         files = progress.add_task("calls", total=len(inputs), detail=f"0/{len(inputs)} files", visible=len(inputs) >= 2)
         minutes = 0.0
         audio: dict[str, int] = {}  # group name -> its task
