@@ -297,21 +297,28 @@ def outcomes_import(
 
 @app.command("eval")
 def evaluate(
-    gold: Annotated[Path, typer.Argument(help="Annotated calls (JSON Lines).", exists=True, dir_okay=False)],
+    gold: Annotated[list[Path], typer.Argument(help="Annotated calls (JSON Lines), one file or several.", exists=True, dir_okay=False)],
     catalogues: Annotated[Path, typer.Option("--catalogues", help="Folder of catalogue YAML files.", exists=True, file_okay=False)],
     encoder: Annotated[Optional[str], typer.Option("--encoder", help="Sentence encoder: use, minilm or a model path.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Only this half: tuning, held-out or all. Default: the halves side by side.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Score the pipeline on annotated calls: precision, recall, F1, misses."""
+    """Score the pipeline on annotated calls: precision, recall, F1 per split, error classes, misses."""
     from callscout.catalogue import CatalogueError
-    from callscout.evaluate import evaluate_file
+    from callscout.evaluate import SPLITS, evaluate_files, render_splits, splits_to_dict
     from callscout.extract import Extractor, load_encoder
 
+    if split is not None and split not in SPLITS:
+        raise fail(f"--split {split}: must be one of {', '.join(SPLITS)}", 2)
     try:
-        report = evaluate_file(gold, catalogues, Extractor(encoder=load_encoder(encoder)))
+        reports = evaluate_files(gold, catalogues, Extractor(encoder=load_encoder(encoder)))
     except (CatalogueError, ValueError) as exc:
         raise fail(str(exc), 2) from exc
-    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.render())
+    if split is None:
+        typer.echo(json.dumps(splits_to_dict(reports), ensure_ascii=False, indent=2) if as_json else render_splits(reports))
+    else:
+        report = reports[split]
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.render())
 
 
 def _models_dir(path: Path | None) -> Path:

@@ -1,22 +1,32 @@
-"""Evaluate extraction + matching against annotated calls (``shared/eval/dev_calls.jsonl``).
+"""Evaluate extraction + matching against annotated calls (``shared/eval/*.jsonl``).
 
 Every call runs through the same ``Extractor.extract`` and ``match_opportunities`` as the
 pipeline, on its turns as segments. Expected opportunities follow mechanically from the gold
-annotation (see ``expected_opportunities``).
+annotation (see ``expected_opportunities``). Development calls are split once and for all by
+``split_of``: rules are tuned on the ``tuning`` half and checked on the ``held-out`` half. Every
+miss gets one error class (``callscout.eval_errors``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from callscout.catalogue import Catalogue, load_catalogues
+from callscout.eval_errors import ERROR_CLASSES, classify
 from callscout.match import match_opportunities
 from callscout.records import Segment, Signal, Transcript
 
 SENSITIVE_IDS = ("health", "bereavement")
+SPLITS = ("tuning", "held-out", "all")
+
+
+def split_of(call_id: str) -> str:
+    """``tuning`` when the first hex digit of sha256(call id) is even, else ``held-out``."""
+    return "tuning" if int(hashlib.sha256(call_id.encode("utf-8")).hexdigest()[0], 16) % 2 == 0 else "held-out"
 
 
 @dataclass
@@ -48,6 +58,18 @@ def load_gold(path: str | Path) -> list[GoldCall]:
             known = {k: v for k, v in raw.items() if k in GoldCall.__dataclass_fields__}
             known["turns"] = [tuple(turn) for turn in raw["turns"]]
             calls.append(GoldCall(**known))
+    return calls
+
+
+def load_gold_files(paths) -> list[GoldCall]:
+    """The calls of several gold files; a call id seen twice is an error."""
+    calls, seen = [], set()
+    for path in paths:
+        for call in load_gold(path):
+            if call.id in seen:
+                raise ValueError(f"{path}: call id {call.id!r} appears twice")
+            seen.add(call.id)
+            calls.append(call)
     return calls
 
 
@@ -93,7 +115,18 @@ class Miss:
     what: str  # opportunity or life_event
     label: str
     error: str  # false_positive or false_negative
-    evidence: str
+    evidence: str  # the sentence the trigger or blocker came from; "" when none was found
+    trigger: str = ""  # "need:haftpflicht", "life_event:moving", "complement:laptop", "already_has", ...
+    speaker: str = ""
+    language: str = ""
+    error_class: str = "other"  # one of eval_errors.ERROR_CLASSES
+
+    def render(self) -> str:
+        if self.evidence:
+            shown = f"[{self.trigger}] {self.evidence}" if self.trigger else self.evidence
+        else:
+            shown = "no trigger found" if self.what == "opportunity" else "not found"
+        return f"{self.call_id} {self.what} {self.label} {self.error}: {shown}"
 
 
 @dataclass
@@ -120,6 +153,26 @@ class EvalReport:
     by_catalogue: dict[str, Breakdown] = field(default_factory=lambda: defaultdict(Breakdown))
     misses: list[Miss] = field(default_factory=list)
 
+    def error_classes(self) -> dict[str, int]:
+        counts = Counter(m.error_class for m in self.misses)
+        return {name: counts[name] for name in ERROR_CLASSES}
+
+    def error_classes_by_language(self) -> dict[str, dict[str, int]]:
+        languages = sorted({m.language for m in self.misses} | set(self.by_language))
+        counts = Counter((m.error_class, m.language) for m in self.misses)
+        return {lang: {name: counts[name, lang] for name in ERROR_CLASSES} for lang in languages}
+
+    def summary(self) -> dict:
+        """The figures compared across splits."""
+        return {
+            "calls": self.calls,
+            "opportunities": self.opportunities.to_dict(),
+            "life_events": self.life_events.to_dict(),
+            "suppressed_offered": self.suppressed_offered,
+            "sensitive_offered": self.sensitive_offered,
+            "error_classes": self.error_classes(),
+        }
+
     def to_dict(self) -> dict:
         return {
             "encoder": self.encoder,
@@ -133,6 +186,8 @@ class EvalReport:
             "sensitive_calls": self.sensitive_calls,
             "by_language": {k: v.to_dict() for k, v in sorted(self.by_language.items())},
             "by_catalogue": {k: v.to_dict() for k, v in sorted(self.by_catalogue.items())},
+            "error_classes": self.error_classes(),
+            "error_classes_by_language": self.error_classes_by_language(),
             "misses": [asdict(m) for m in self.misses],
         }
 
@@ -149,19 +204,88 @@ class EvalReport:
             for key, group in sorted(groups.items()):
                 out.append(line(f"{title} {key} opps", group.opportunities))
                 out.append(line(f"{title} {key} events", group.life_events))
+        out.append(self.render_error_classes())
         if self.misses:
-            out.append("misses:")
-            out.extend(f"  {m.call_id} {m.what} {m.label} {m.error}: {m.evidence}" for m in self.misses)
+            out.append("misses by class:")
+            for name in ERROR_CLASSES:
+                group = [m for m in self.misses if m.error_class == name]
+                if group:
+                    out.append(f"  {name} ({len(group)}):")
+                    out.extend(f"    {m.render()}" for m in group)
+        return "\n".join(out)
+
+    def render_error_classes(self) -> str:
+        by_language = self.error_classes_by_language()
+        out = [f"{'error class':<20} {'all':>5}" + "".join(f" {lang:>5}" for lang in by_language)]
+        for name, count in self.error_classes().items():
+            out.append(f"{name:<20} {count:>5}" + "".join(f" {by_language[lang][name]:>5}" for lang in by_language))
         return "\n".join(out)
 
 
-def evaluate_calls(calls: list[GoldCall], catalogues: dict[str, Catalogue], extractor) -> EvalReport:
-    report = EvalReport(encoder=getattr(extractor.encoder, "name", ""))
+def evaluate_calls(calls: list[GoldCall], catalogues: dict[str, Catalogue], extractor, split: str = "all") -> EvalReport:
+    """The report on ``calls`` of one split (``all`` by default)."""
+    return evaluate_splits([c for c in calls if split in ("all", split_of(c.id))], catalogues, extractor)[split]
+
+
+def evaluate_splits(calls: list[GoldCall], catalogues: dict[str, Catalogue], extractor) -> dict[str, EvalReport]:
+    """One report per split (``SPLITS``), each call extracted once."""
+    name = getattr(extractor.encoder, "name", "")
+    reports = {split: EvalReport(encoder=name) for split in SPLITS}
     for call in calls:
+        if call.catalogue not in catalogues:
+            raise ValueError(f"call {call.id}: no catalogue {call.catalogue!r}")
         catalogue = catalogues[call.catalogue]
         signals = extractor.extract(call.transcript(), catalogue)
-        _score_call(report, call, catalogue, signals)
-    return report
+        for split in ("all", split_of(call.id)):
+            _score_call(reports[split], call, catalogue, signals)
+    return reports
+
+
+def splits_to_dict(reports: dict[str, EvalReport]) -> dict:
+    """The figures of each split, the gap held-out minus tuning, and the full report on all calls."""
+    return {"splits": {split: reports[split].summary() for split in SPLITS}, "gap": split_gap(reports),
+            "report": reports["all"].to_dict()}
+
+
+def _figures(report: EvalReport) -> dict[str, float]:
+    return {
+        "opportunity P": report.opportunities.precision, "opportunity R": report.opportunities.recall,
+        "opportunity F1": report.opportunities.f1, "life-event P": report.life_events.precision,
+        "life-event R": report.life_events.recall, "life-event F1": report.life_events.f1,
+        "suppressed offered": report.suppressed_offered, "sensitive offered": report.sensitive_offered,
+    }
+
+
+def split_gap(reports: dict[str, EvalReport]) -> dict[str, float]:
+    tuning, held_out = _figures(reports["tuning"]), _figures(reports["held-out"])
+    return {key: round(held_out[key] - tuning[key], 4) for key in tuning}
+
+
+def _cell(key: str, value: float, signed: bool = False) -> str:
+    if "offered" in key or key.startswith("errors"):
+        return f"{int(value):+d}" if signed else str(int(value))
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def split_rows(reports: dict[str, EvalReport]) -> list[tuple[str, list[str]]]:
+    """Rows of the comparison table: (figure, [tuning, held-out, all, gap held-out - tuning])."""
+    figures = {split: _figures(reports[split]) for split in SPLITS}
+    for split in SPLITS:
+        figures[split].update({f"errors: {k}": v for k, v in reports[split].error_classes().items()})
+    rows = [("calls", [str(reports[split].calls) for split in SPLITS] + [""])]
+    for key in figures["all"]:
+        gap = figures["held-out"][key] - figures["tuning"][key]
+        rows.append((key, [_cell(key, figures[split][key]) for split in SPLITS] + [_cell(key, gap, signed=True)]))
+    return rows
+
+
+def render_splits(reports: dict[str, EvalReport]) -> str:
+    """The splits side by side, then the full report on all calls."""
+    header = ["tuning", "held-out", "all", "gap (held-out - tuning)"]
+    out = [f"encoder {reports['all'].encoder or '?'}; split: sha256(call id), first hex digit even = tuning",
+           f"{'':<28}" + "".join(f"{h:>10}" for h in header[:3]) + f"  {header[3]}"]
+    out += [f"{key:<28}" + "".join(f"{v:>10}" for v in values[:3]) + f"  {values[3]:>8}" for key, values in split_rows(reports)]
+    return "\n".join(out) + "\n\nall calls:\n" + reports["all"].render()
 
 
 def _score_call(report: EvalReport, call: GoldCall, catalogue: Catalogue, signals: list[Signal]) -> None:
@@ -187,18 +311,32 @@ def _score_call(report: EvalReport, call: GoldCall, catalogue: Catalogue, signal
         report.sensitive_calls += 1
         report.sensitive_calls_flagged += flagged
         report.sensitive_offered += sum(not o.sensitive_call for o in offered)
-    evidence = {o.product_id: f"[{o.trigger_kind}:{o.trigger_label}] {o.evidence}" for o in offered}
-    events = {s.label: s.evidence for s in signals if s.kind == "life_event"}
-    blockers = {s.label: f"[{s.kind}] {s.evidence}" for s in signals if s.kind in ("already_has", "declined")}
+    opportunities = {o.product_id: o for o in offered}
+    events = {s.label: s for s in signals if s.kind == "life_event"}
+    blockers = {s.label: s for s in signals if s.kind in ("already_has", "declined")}
+    misses = []
     for label in sorted(predicted - expected):
-        report.misses.append(Miss(call.id, "opportunity", label, "false_positive", evidence[label]))
+        o = opportunities[label]
+        trigger = f"{o.trigger_kind}:{o.trigger_label}"
+        misses.append(Miss(call.id, "opportunity", label, "false_positive", o.evidence, trigger, o.speaker))
     for label in sorted(expected - predicted):
-        report.misses.append(Miss(call.id, "opportunity", label, "false_negative", blockers.get(label, "no trigger found")))
+        b = blockers.get(label)
+        found = (b.evidence, b.kind, b.speaker) if b else ("", "", "")
+        misses.append(Miss(call.id, "opportunity", label, "false_negative", *found))
     for label in sorted(found_events - gold_events):
-        report.misses.append(Miss(call.id, "life_event", label, "false_positive", events[label]))
+        e = events[label]
+        misses.append(Miss(call.id, "life_event", label, "false_positive", e.evidence, "", e.speaker))
     for label in sorted(gold_events - found_events):
-        report.misses.append(Miss(call.id, "life_event", label, "false_negative", "not found"))
+        misses.append(Miss(call.id, "life_event", label, "false_negative", ""))
+    for miss in misses:
+        miss.language = call.language
+        miss.error_class = classify(call, miss, misses)
+    report.misses.extend(misses)
 
 
-def evaluate_file(gold_path: str | Path, catalogues_dir: str | Path, extractor) -> EvalReport:
-    return evaluate_calls(load_gold(gold_path), load_catalogues(catalogues_dir), extractor)
+def evaluate_file(gold_path: str | Path, catalogues_dir: str | Path, extractor, split: str = "all") -> EvalReport:
+    return evaluate_calls(load_gold(gold_path), load_catalogues(catalogues_dir), extractor, split)
+
+
+def evaluate_files(gold_paths, catalogues_dir: str | Path, extractor) -> dict[str, EvalReport]:
+    return evaluate_splits(load_gold_files(gold_paths), load_catalogues(catalogues_dir), extractor)
