@@ -12,7 +12,7 @@ COUNTS = "counts"
 
 @dataclass(frozen=True)
 class Verdict:
-    reason: str  # "counts" or why not: negated, hypothetical, conditional, third_party, long_ago, past
+    reason: str  # "counts" or why not: negated, called_off, question, hypothetical, conditional, third_party, long_ago, past
 
     @property
     def counts(self) -> bool:
@@ -24,16 +24,26 @@ CONTINUATION_WORDS = 12
 
 
 def assess_trigger(
-    view: SentenceView, start: int, rule: EventRule | None, rules: RuleSet, before: SentenceView | None = None
+    view: SentenceView,
+    start: int,
+    rule: EventRule | None,
+    rules: RuleSet,
+    before: SentenceView | None = None,
+    answered: bool = False,
 ) -> Verdict:
     """Whether a trigger at word ``start`` is a real, current statement about the speaker.
 
     ``before`` is the previous sentence of the same turn: a short fragment ("University, or
-    a first car.") continues it, so its vague plans count for the fragment too.
+    a first car.") continues it, so its vague plans count for the fragment too. ``answered``:
+    the sentence is the agent's question the customer confirmed, so its asking is no reason.
     """
     clause = view.clause_range(start)
     if view.has_cue("negation", clause):
         return Verdict("negated")
+    if view.has_cue("called_off"):
+        return Verdict("called_off")
+    if not answered and asks(view, start, rules):
+        return Verdict("question")
     if is_vague(view) or (before is not None and len(view) <= FRAGMENT_WORDS and is_vague(before)):
         return Verdict("hypothetical")
     if any(pattern.search(view.clause_text(view.clause_of[start])) for pattern in rules.cue("conditional")):
@@ -45,6 +55,28 @@ def assess_trigger(
     if rule is not None and rule.past_blocks and view.has_cue("past"):
         return Verdict("past")
     return Verdict(COUNTS)
+
+
+QUESTION_FRAGMENT_WORDS = 3
+
+
+def asks(view: SentenceView, start: int, rules: RuleSet) -> bool:
+    """The words at ``start`` are asked, not stated: a sentence ending in "?" that is a bare
+    fragment ("Heiraten?") or whose clause with the trigger deliberates ("Sollen wir umziehen?",
+    "Should we get a dog?", "Is it worth buying?"). A question about what the event brings
+    presupposes it: "Muss ich Ihnen die neue Adresse schicken?", "Do I need new cover?"."""
+    if not view.evidence.rstrip().endswith("?"):
+        return False
+    if len(view) <= QUESTION_FRAGMENT_WORDS:
+        return True
+    # the sentence's opening too: clause breaks ("doch", "oder") cut "Sollen wir | doch ein Haus kaufen?"
+    openings = (view.clause_text(view.clause_of[start]), view.clause_text(view.clause_of[0]))
+    return any(p.search(text) for text in openings for p in rules.cue("question_opening"))
+
+
+def speaks_like_agent(view: SentenceView) -> bool:
+    """Recommending, offering, "many customers ...": how an agent talks, not a customer."""
+    return view.has_cue("offer")
 
 
 def is_vague(view: SentenceView) -> bool:

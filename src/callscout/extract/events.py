@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callscout.extract.cues import assess_trigger, turn_opening
+from callscout.extract.cues import assess_trigger, speaks_like_agent, turn_opening
 from callscout.extract.rules import RuleSet
 from callscout.extract.turns import Turn, make_signal, previous_agent_turn, prompt_views
 from callscout.extract.views import SentenceView
@@ -21,15 +21,26 @@ def life_event_signals(turns: list[Turn], rules: RuleSet) -> list[Signal]:
             continue
         for number, view in enumerate(turn.views):
             before = turn.views[number - 1] if number else None
+            after = turn.views[number + 1] if number + 1 < len(turn.views) else None
+            if turn.is_unknown and speaks_like_agent(view):
+                continue  # an unlabelled speaker talking as an agent does ("Viele Kunden, die umziehen, ...")
             for label, start, _ in view.events:
                 verdict = assess_trigger(view, start, by_label[label], rules, before)
                 if verdict.reason == "third_party":
                     someone_elses.add(label)
-                elif verdict.counts and not _still_someone_elses(view, start, label, someone_elses):
+                elif verdict.counts and not _called_off_next(after) and not _still_someone_elses(view, start, label, someone_elses):
                     signals.append(make_signal("life_event", label, turn, view.evidence, STATED))
         confirmed = _confirmed_events(turns, position, rules, by_label)
         signals.extend(s for s in confirmed if s.label not in someone_elses)
     return signals
+
+
+CALLED_OFF_WORDS = 8
+
+
+def _called_off_next(after: SentenceView | None) -> bool:
+    """"Wir wollten im Mai heiraten. Ist aber abgesagt." A short next sentence calls it off."""
+    return after is not None and len(after) <= CALLED_OFF_WORDS and after.has_cue("called_off")
 
 
 def _still_someone_elses(view: SentenceView, start: int, label: str, someone_elses: set[str]) -> bool:
@@ -46,8 +57,10 @@ def _confirmed_events(turns: list[Turn], position: int, rules: RuleSet, by_label
         return []
     signals = []
     for view in prompt_views(agent):
+        if speaks_like_agent(view):
+            continue  # a recommendation answered "ja, schicken Sie mir das" confirms no life event
         for label, start, _ in view.events:
-            if assess_trigger(view, start, by_label[label], rules).counts:
+            if assess_trigger(view, start, by_label[label], rules, answered=True).counts:
                 evidence = f"{view.evidence} — {turn.views[0].evidence}"
                 signals.append(make_signal("life_event", label, turn, evidence, CONFIRMED))
     return signals

@@ -23,6 +23,10 @@ class Turn:
     def is_agent(self) -> bool:
         return self.segment.speaker == AGENT
 
+    @property
+    def is_unknown(self) -> bool:
+        return self.segment.speaker not in (AGENT, CUSTOMER)
+
 
 def previous_agent_turn(turns: list[Turn], position: int) -> Turn | None:
     if position > 0 and turns[position - 1].is_agent:

@@ -1,0 +1,112 @@
+"""Statement analysis: what a sentence says about a life event, not which words it has.
+
+Every sentence here was written for these tests and is in no call set. Each class of
+expressions has paraphrases in both languages, and a control that still counts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callscout.catalogue import load_catalogue
+from callscout.extract import Extractor, HashingEncoder
+from callscout.records import Segment, Transcript
+
+CATALOGUE = Path(__file__).resolve().parents[1] / "fixtures" / "catalogues" / "finanz.yaml"
+
+
+@pytest.fixture(scope="module")
+def events():
+    extractor = Extractor(encoder=HashingEncoder())
+    catalogue = load_catalogue(CATALOGUE)
+
+    def found(*turns: tuple[str, str], language: str) -> set[str]:
+        transcript = Transcript([Segment(role, text, float(i), i + 0.5) for i, (role, text) in enumerate(turns)], language)
+        return {s.label for s in extractor.extract(transcript, catalogue) if s.kind == "life_event"}
+
+    return found
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("de", "Die Hochzeit im Juni ist abgesagt."),
+        ("de", "Eigentlich wollten wir im Herbst umziehen, aber das ist geplatzt."),
+        ("de", "Der Hauskauf ist vom Tisch, die Bank hat nicht mitgespielt."),
+        ("de", "Wir wollten im Mai heiraten. Ist aber abgesagt."),
+        ("en", "The wedding has been called off."),
+        ("en", "We were going to buy the house but the sale fell through."),
+        ("en", "Our move to Leeds is off now."),
+        ("en", "We had planned to move in June. That's cancelled now."),
+    ],
+)
+def test_a_plan_called_off_is_no_life_event(events, language, text):
+    assert events(("customer", text), language=language) == set()
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("de", "Sollen wir jetzt doch ein Haus kaufen?"),
+        ("de", "Lohnt sich ein Hund für uns überhaupt?"),
+        ("de", "Heiraten?"),
+        ("en", "Should we get married next year?"),
+        ("en", "Is it worth buying a flat right now?"),
+        ("en", "Moving house?"),
+    ],
+)
+def test_a_deliberating_question_states_no_life_event(events, language, text):
+    assert events(("customer", text), language=language) == set()
+
+
+@pytest.mark.parametrize(
+    "language, text, expected",
+    [
+        ("de", "Wir sind letzte Woche umgezogen, muss ich die Adresse extra ändern?", {"moving"}),
+        ("de", "Muss ich Ihnen die neue Adresse schicken?", {"moving"}),
+        ("en", "We've just moved, do I need to update my address?", {"moving"}),
+        ("en", "We're off to Spain in May for three weeks.", {"travel_abroad"}),
+        ("de", "Wir ziehen im März nach Köln um.", {"moving"}),
+    ],
+)
+def test_statements_and_practical_questions_still_count(events, language, text, expected):
+    assert events(("customer", text), language=language) == expected
+
+
+@pytest.mark.parametrize(
+    "language, agent, customer",
+    [
+        ("de", "Dann empfehle ich Ihnen unsere Auslandsreisekrankenversicherung für Ihre Reise.", "Ja, schicken Sie mir das."),
+        ("de", "Viele Kunden, die umziehen, nehmen unsere Hausratversicherung dazu.", "Ja, gern."),
+        ("en", "Many customers who move take our contents insurance as well.", "Yes please."),
+        ("en", "I'd recommend our travel cover for trips abroad.", "Yeah, send it over."),
+    ],
+)
+def test_saying_yes_to_an_offer_confirms_no_life_event(events, language, agent, customer):
+    assert events(("agent", agent), ("customer", customer), language=language) == set()
+
+
+@pytest.mark.parametrize(
+    "language, agent, customer, expected",
+    [
+        ("de", "Sind Sie in letzter Zeit umgezogen?", "Ja, genau.", {"moving"}),
+        ("en", "Are you starting a new job?", "Yes, exactly.", {"new_job"}),
+    ],
+)
+def test_confirming_the_agents_question_still_counts(events, language, agent, customer, expected):
+    assert events(("agent", agent), ("customer", customer), language=language) == expected
+
+
+@pytest.mark.parametrize(
+    "language, text, expected",
+    [
+        ("de", "Viele Kunden, die gerade ein Baby bekommen haben oder umgezogen sind, fragen nach unserer Hausratversicherung.", set()),
+        ("en", "Many of our customers who just got married ask about our life cover.", set()),
+        ("de", "Wir sind letzte Woche umgezogen.", {"moving"}),
+        ("en", "We got married in June.", {"marriage"}),
+    ],
+)
+def test_an_unlabelled_speaker_talking_as_an_agent_gives_no_life_event(events, language, text, expected):
+    assert events(("unknown", text), language=language) == expected
