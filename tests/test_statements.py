@@ -110,3 +110,70 @@ def test_confirming_the_agents_question_still_counts(events, language, agent, cu
 )
 def test_an_unlabelled_speaker_talking_as_an_agent_gives_no_life_event(events, language, text, expected):
     assert events(("unknown", text), language=language) == expected
+
+
+@pytest.fixture(scope="module")
+def holdings():
+    extractor = Extractor(encoder=HashingEncoder())
+    catalogue = load_catalogue(CATALOGUE)
+
+    def found(*turns: tuple[str, str], language: str) -> dict[str, set[str]]:
+        transcript = Transcript([Segment(role, text, float(i), i + 0.5) for i, (role, text) in enumerate(turns)], language)
+        signals = extractor.extract(transcript, catalogue)
+        return {kind: {s.label for s in signals if s.kind == kind} for kind in ("declined", "already_has")}
+
+    return found
+
+
+@pytest.mark.parametrize(
+    "text, product",
+    [
+        ("Die Hausrat hamma scho lang.", "hausrat"),
+        ("A Haftpflicht homma, passt scho.", "haftpflicht"),
+        ("Die Gebäudeversicherung hämmer bei Eich.", "wohngebaeude"),
+        ("D'Hausratversicherung hend mir au.", "hausrat"),
+    ],
+)
+def test_regional_forms_of_haben_say_the_customer_has_it(holdings, text, product):
+    assert product in holdings(("customer", text), language="de")["already_has"]
+
+
+@pytest.mark.parametrize(
+    "language, text, product",
+    [
+        ("de", "Eine Autofinanzierung wollen wir keine.", "autokredit"),
+        ("de", "Ein Fondsdepot mag ich nicht.", "geldanlage"),
+        ("de", "Keine Autofinanzierung, bitte.", "autokredit"),
+        ("en", "I don't like car loans.", "autokredit"),
+        ("en", "I don't fancy a credit card.", "kreditkarte"),
+        ("en", "No car loan.", "autokredit"),
+    ],
+)
+def test_a_negated_wish_or_a_bare_no_declines_the_named_product(holdings, language, text, product):
+    assert product in holdings(("customer", text), language=language)["declined"]
+
+
+@pytest.mark.parametrize(
+    "language, text, product",
+    [
+        ("en", "I know you will call me about investments. Please, no.", "geldanlage"),
+        ("de", "Sie wollen mir sicher ein Fondsdepot verkaufen. Bitte nicht.", "geldanlage"),
+        ("en", "Your colleague mentioned a credit card. No thanks.", "kreditkarte"),
+    ],
+)
+def test_a_short_refusal_after_a_named_product_declines_it(holdings, language, text, product):
+    assert product in holdings(("customer", text), language=language)["declined"]
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("en", "I don't have a car loan."),
+        ("de", "Wir haben keine Hausratversicherung."),
+        ("de", "Keine Kreditkarte?"),
+        ("de", "I hätt a Frage zu meiner Kreditkarte."),
+        ("de", "I hob neilich an Brief von der Rentenversicherung kriagt."),
+    ],
+)
+def test_not_having_asking_or_a_regional_auxiliary_neither_declines_nor_holds(holdings, language, text):
+    assert holdings(("customer", text), language=language) == {"declined": set(), "already_has": set()}

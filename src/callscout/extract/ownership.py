@@ -32,8 +32,12 @@ def ownership_signals(
         if not turn.is_customer:
             continue
         mentions = [matcher.find(view) for view in turn.views]
-        for view, found in zip(turn.views, mentions):
+        for number, (view, found) in enumerate(zip(turn.views, mentions)):
             signals.extend(_named(turn, view, found, rules))
+            if not found and number and mentions[number - 1] and bare_refusal(view, rules):
+                # "... will call me to sell funds. Please, no.": the refusal is of what was just named
+                evidence = f"{turn.views[number - 1].evidence} {view.evidence}"
+                signals.extend(make_signal("declined", m.product_id, turn, evidence, NAMED) for m in mentions[number - 1])
         agent = previous_agent_turn(turns, position)
         if agent is not None:
             signals.extend(_agent_stated_possession(agent, turn, matcher, rules))
@@ -50,7 +54,11 @@ def _named(turn: Turn, view: SentenceView, mentions: list[Mention], rules: RuleS
     signals = []
     for mention in mentions:
         clause = view.clause_range(mention.start)
-        if view.has_cue("negation", clause) or view.has_cue("hypothetical"):
+        if view.has_cue("negation", clause):
+            if refused(view, clause):
+                signals.append(make_signal("declined", mention.product_id, turn, view.evidence, NAMED))
+            continue
+        if view.has_cue("hypothetical"):
             continue
         if _conditional(view, mention.start, rules):
             continue
@@ -72,6 +80,33 @@ def _nearest_to_cue(view: SentenceView, mentions: list[Mention], mention: Mentio
         if nearest is mention:
             return True
     return False
+
+
+BARE_NO_WORDS = 4  # "Keine Finanzierung, bitte.", "No TV."
+REFUSAL_WORDS = 3  # "Please, no.", "Bitte nicht."
+
+
+def refused(view: SentenceView, clause: range) -> bool:
+    """A negated wish for what the clause names ("TV we don't need", "Kredit will ich keinen"),
+    or a bare "no X" ("No credit.", "Keine Finanzierung, bitte."). "I don't have X" is no refusal."""
+    if view.has_cue("wish", clause) and not is_reported(view, clause.start):
+        return True
+    if view.evidence.rstrip().endswith("?"):
+        return False  # "Kein Ladegerät?" asks for one
+    return len(_plain_words(view)) <= BARE_NO_WORDS and view.has_cue("negation", range(0, 1))
+
+
+def bare_refusal(view: SentenceView, rules: RuleSet) -> bool:
+    """A short answer that only refuses: "Please, no.", "Bitte nicht.", "Nein danke."."""
+    words = _plain_words(view, rules)
+    return 0 < len(words) <= REFUSAL_WORDS and (view.has_cue("negation") or _declines(view))
+
+
+def _plain_words(view: SentenceView, rules: RuleSet | None = None) -> list[str]:
+    """The sentence's words without politeness and fillers."""
+    polite = {i for start, end in view.cue_spans("politeness") for i in range(start, end)}
+    fillers = rules.fillers if rules is not None else ()
+    return [w for i, w in enumerate(view.words) if i not in polite and w not in fillers]
 
 
 def _declines(view: SentenceView) -> bool:
