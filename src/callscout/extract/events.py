@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from callscout.extract.cues import assess_trigger, speaks_like_agent, turn_opening
+from callscout.extract.cues import assess_trigger, speaks_like_agent, states_an_event, turn_opening
+from callscout.extract.event_heads import Proposal
 from callscout.extract.rules import RuleSet
 from callscout.extract.turns import Turn, make_signal, previous_agent_turn, prompt_views
 from callscout.extract.views import SentenceView
@@ -10,9 +11,25 @@ from callscout.records import Signal
 
 STATED = 0.9
 CONFIRMED = 0.75
+PROPOSED = 0.7  # by the trained heads (``event_heads``), with no rule pattern behind it
+MIN_PROPOSAL_WORDS = 3
 
 
-def life_event_signals(turns: list[Turn], rules: RuleSet) -> list[Signal]:
+def event_candidates(turns: list[Turn], rules: RuleSet) -> list[SentenceView]:
+    """Customer sentences in which no rule pattern finds an event but which pass the
+    whole-sentence checks: the ones the trained heads read."""
+    return [
+        view
+        for turn in turns
+        if turn.is_customer
+        for view in turn.views
+        if not view.events and len(view) >= MIN_PROPOSAL_WORDS and states_an_event(view, rules)
+    ]
+
+
+def life_event_signals(turns: list[Turn], rules: RuleSet, proposals: dict[int, Proposal] | None = None) -> list[Signal]:
+    """``proposals``: the trained heads' events for sentences the rules found none in, by ``id(view)``."""
+    proposals = proposals or {}
     by_label = {rule.label: rule for rule in rules.life_events}
     signals = []
     someone_elses: set[str] = set()  # events already told about another person in this call
@@ -30,6 +47,9 @@ def life_event_signals(turns: list[Turn], rules: RuleSet) -> list[Signal]:
                     someone_elses.add(label)
                 elif verdict.counts and not _called_off_next(after) and not _still_someone_elses(view, start, label, someone_elses):
                     signals.append(make_signal("life_event", label, turn, view.evidence, STATED))
+            proposal = proposals.get(id(view))
+            if proposal is not None and proposal.label not in someone_elses and not _called_off_next(after):
+                signals.append(make_signal("life_event", proposal.label, turn, view.evidence, PROPOSED))
         confirmed = _confirmed_events(turns, position, rules, by_label)
         signals.extend(s for s in confirmed if s.label not in someone_elses)
     return signals
