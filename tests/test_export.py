@@ -62,7 +62,7 @@ def test_jsonl_round_trip(store, tmp_path):
     text = output.read_text(encoding="utf-8")
     assert "Köln" in text and "Jörg Weiß" in text  # ensure_ascii=False
     [row] = [json.loads(line) for line in text.splitlines()]
-    assert list(row) == opportunity_columns(store) + [f for f in CALL_FIELDS if f != "customer_id"]
+    assert list(row) == opportunity_columns(store) + ["opportunity_type"] + [f for f in CALL_FIELDS if f != "customer_id"]
     assert row["call_id"] == call_id and row["source_path"] == "/calls/a.wav"
     assert (row["language"], row["customer_id"], row["recorded_at"]) == ("de", "K-7", "2024-04-30T09:15:00")
     assert row["account_manager"] == "Jörg Weiß"
@@ -79,7 +79,7 @@ def test_csv_round_trip(store, tmp_path):
     with output.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 3
-    assert set(rows[0]) == set(opportunity_columns(store)) | set(CALL_FIELDS)
+    assert set(rows[0]) == set(opportunity_columns(store)) | {"opportunity_type"} | set(CALL_FIELDS)
     assert rows[0]["evidence"] == "Wir ziehen nach Köln um"
     assert rows[0]["account_manager"] == "Jörg Weiß"
     expected_ids = [row["id"] for row in store.iter_opportunities()]

@@ -18,12 +18,12 @@ from callscout.store_rows import call_id_for
 
 SF_COLUMNS = [
     "Callscout_Id__c", "Name", "StageName", "CloseDate", "Account.Customer_Id__c", "Amount", "Description", "LeadSource",
-    "OwnerId",
+    "Type", "OwnerId",
 ]
 SF_TASK_COLUMNS = ["Opportunity:What.Callscout_Id__c", "Subject", "Description", "ActivityDate", "Status"]
 HS_COLUMNS = [
     "callscout_id", "Deal name", "Pipeline", "Deal stage", "Amount", "Close date", "Deal description", "Customer ID",
-    "Deal owner",
+    "Opportunity type", "Deal owner",
 ]
 HS_NOTE_COLUMNS = ["callscout_id", "Activity date", "Note body"]
 
@@ -155,7 +155,7 @@ def test_mapping_file_renames_drops_and_sets_values(store, tmp_path):
 
     [opp] = read_dicts(output)
     assert list(opp) == [
-        "CS_Key__c", "Name", "StageName", "CloseDate", "AccountId", "Amount", "Description", "Owner.Username",
+        "CS_Key__c", "Name", "StageName", "CloseDate", "AccountId", "Amount", "Description", "Type", "Owner.Username",
     ]
     assert (opp["StageName"], opp["Amount"], opp["AccountId"]) == ("Qualification", "180", "K-7")
     assert opp["Owner.Username"] == "Jörg Weiß"

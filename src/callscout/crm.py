@@ -19,6 +19,13 @@ or TOML mapping file::
 
 A column mapped to ``null`` or ``""`` is left out (for ``outcomes.columns``: recognised by
 its usual names). Keys may be written ``external_id`` or ``External ID``.
+
+``type`` says whether the customer asked for the product (``values.type_request``, default
+"Customer request") or it is a find to offer (``values.type_cross_sell``, "Cross-sell"). For
+Salesforce it is the standard Opportunity ``Type`` picklist; for HubSpot a column "Opportunity
+type" (a custom deal property, like ``callscout_id``): HubSpot's own "Deal Type" offers only
+``newbusiness`` and ``existingbusiness`` until an admin adds options; to use it, map
+``hubspot.deal.type`` to "Deal Type" and set both values to options it has.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from callscout.match import REQUEST, opportunity_type
 
 Row = dict[str, Any]
 
@@ -48,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
             "amount": "Amount",
             "description": "Description",
             "lead_source": "LeadSource",
+            "type": "Type",  # customer request or cross-sell (values type_request, type_cross_sell)
             "owner": "OwnerId",  # the call's account manager: a Salesforce user id, or map to Owner.Username
         },
         "task": {
@@ -63,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
             "close_days": 30,
             "task_days": 7,
             "task_status": "Not Started",
+            "type_request": "Customer request",
+            "type_cross_sell": "Cross-sell",
         },
     },
     HUBSPOT: {
@@ -75,6 +87,7 @@ DEFAULTS: dict[str, Any] = {
             "close_date": "Close date",
             "description": "Deal description",
             "customer": "Customer ID",
+            "type": "Opportunity type",  # customer request or cross-sell (values type_request, type_cross_sell)
             "owner": "Deal owner",  # the call's account manager: a HubSpot user's e-mail address
         },
         "note": {
@@ -82,7 +95,13 @@ DEFAULTS: dict[str, Any] = {
             "activity_date": "Activity date",
             "body": "Note body",
         },
-        "values": {"pipeline": "default", "stage": "appointmentscheduled", "close_days": 30},
+        "values": {
+            "pipeline": "default",
+            "stage": "appointmentscheduled",
+            "close_days": 30,
+            "type_request": "Customer request",
+            "type_cross_sell": "Cross-sell",
+        },
     },
     "amounts": {},
     "outcomes": {
@@ -320,6 +339,12 @@ def deal_name(row: Row, limit: int | None = None) -> str:
     return name if limit is None or len(name) <= limit else name[: limit - 1] + "…"
 
 
+def opportunity_type_value(row: Row, mapping: Mapping, target: str) -> str:
+    """The mapping's value for a customer request or a cross-sell find (``match.opportunity_type``)."""
+    request = opportunity_type(row.get("trigger_kind")) == REQUEST
+    return mapping.value(target, "type_request" if request else "type_cross_sell")
+
+
 def shaped(values: Row, columns: dict[str, str]) -> Row:
     return {header: values.get(key, "") for key, header in columns.items()}
 
@@ -348,6 +373,7 @@ def _sf_opportunity(row: Row, mapping: Mapping) -> Row:
         "amount": mapping.amount(row.get("product_id") or ""),
         "description": opportunity_description(row),
         "lead_source": value("lead_source"),
+        "type": opportunity_type_value(row, mapping, SALESFORCE),
         "owner": row.get("account_manager") or "",
     }
 
@@ -386,6 +412,7 @@ def _hs_deal(row: Row, mapping: Mapping) -> Row:
         "close_date": days_after(row.get("created_at"), mapping.value(HUBSPOT, "close_days")),
         "description": opportunity_description(row),
         "customer": row.get("customer_id") or "",
+        "type": opportunity_type_value(row, mapping, HUBSPOT),
         "owner": row.get("account_manager") or "",
     }
 

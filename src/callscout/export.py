@@ -19,6 +19,10 @@ not recorded as exported, so a later run sends them once a re-processed call has
 
 The output's suffix must be one its format writes (or none); ``since_last`` with nothing new
 writes nothing and records no export, so a file not yet imported is never overwritten.
+
+CSV and JSON Lines add ``opportunity_type`` after the opportunity columns: ``request`` for a
+product the customer asked for (trigger ``requested``), else ``cross_sell``; the CRM files map
+it to a column of their own (``crm``).
 """
 
 from __future__ import annotations
@@ -34,11 +38,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import crm
+from .match import opportunity_type
 from .store import Store
 
 logger = logging.getLogger("callscout")
 
 CALL_FIELDS = ("source_path", "language", "customer_id", "recorded_at", "account_manager")
+DERIVED_FIELDS = ("opportunity_type",)  # from the opportunity's trigger kind
 NOT_FOR_CRM = ("held", "won", "lost")  # opportunity statuses the salesforce and hubspot files leave out
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -153,6 +159,7 @@ def run_export(
         count = write_tables(chosen.tables(with_call_context(store, rows), mapping or crm.Mapping()), output)
     else:
         fieldnames = export_fields(store)
+        rows = [{**row, "opportunity_type": opportunity_type(row.get("trigger_kind"))} for row in rows]
         count = write_atomically(output, lambda handle: chosen.write(rows, fieldnames, handle), newline=chosen.newline)
     record_export(store, target, [row["id"] for row in rows])
     logger.info("exported %d opportunities to %s (%s)", count, output, fmt)
@@ -230,9 +237,9 @@ def later_evidence(store: Store, rows: list[Row]) -> dict[str, list[Row]]:
 
 
 def export_fields(store: Store) -> list[str]:
-    """Every opportunity column, then the call's fields it lacks."""
+    """Every opportunity column, ``opportunity_type``, then the call's fields it lacks."""
     columns = [column.name for column in store.db["opportunities"].columns]
-    return columns + [name for name in CALL_FIELDS if name not in columns]
+    return columns + list(DERIVED_FIELDS) + [name for name in CALL_FIELDS if name not in columns]
 
 
 def write_tables(tables: list[crm.Table], output: Path) -> int:

@@ -9,13 +9,20 @@ from callscout.catalogue import DEFAULT_PITCH, Catalogue, Product
 from callscout.records import Opportunity, Pitch, Signal
 
 # How much each kind of trigger is worth relative to the signal's own confidence.
-KIND_WEIGHT = {"life_event": 1.0, "need": 0.95, "complement": 0.85}
+KIND_WEIGHT = {"life_event": 1.0, "need": 0.95, "complement": 0.85, "requested": 0.95}
 SUPPRESSING = ("already_has", "declined")
+REQUESTED = "requested"  # the customer asked for the product by name: the call's own subject
+# ``opportunity_type`` of the exports: what the customer asked for, or a find to offer.
+REQUEST, CROSS_SELL = "request", "cross_sell"
+
+
+def opportunity_type(trigger_kind: str | None) -> str:
+    return REQUEST if trigger_kind == REQUESTED else CROSS_SELL
 
 
 @dataclass(frozen=True)
 class Trigger:
-    kind: str  # life_event, need or complement
+    kind: str  # life_event, need, complement or requested
     label: str
     signal: Signal
 
@@ -33,7 +40,15 @@ def triggers_for(product: Product, signals: list[Signal]) -> list[Trigger]:
             found.append(Trigger("need", signal.label, signal))
         elif signal.kind == "owned" and signal.label in product.complements:
             found.append(Trigger("complement", signal.label, signal))
+        elif signal.kind == REQUESTED and signal.label == product.id:
+            found.append(Trigger(REQUESTED, signal.label, signal))
     return found
+
+
+def best_trigger(triggers: list[Trigger]) -> Trigger:
+    """The customer's own request is the evidence whenever there is one; else the best score."""
+    requested = [t for t in triggers if t.kind == REQUESTED]
+    return max(requested or triggers, key=lambda t: t.score)
 
 
 def match_opportunities(signals: list[Signal], catalogue: Catalogue, apply_policy: bool = True) -> list[Opportunity]:
@@ -43,6 +58,9 @@ def match_opportunities(signals: list[Signal], catalogue: Catalogue, apply_polic
     trigger anything, but mark the call's other opportunities ``sensitive_call``. With
     ``apply_policy`` the catalogue policy (suppress sensitive calls, min score, max per
     call) is applied; evaluation also looks at the list before the cut.
+
+    Products the customer asked for (trigger ``requested``) come first; they are the call's
+    subject, not finds, so min score and max per call cut only the cross-sell ones after them.
     """
     suppressed = {s.label for s in signals if s.kind in SUPPRESSING}
     sensitive_call = any(s.kind == "sensitive" for s in signals)
@@ -55,12 +73,14 @@ def match_opportunities(signals: list[Signal], catalogue: Catalogue, apply_polic
             continue
         triggers = triggers_for(product, signals)
         if triggers:
-            opportunities.append(_opportunity(product, max(triggers, key=lambda t: t.score), sensitive_call))
+            opportunities.append(_opportunity(product, best_trigger(triggers), sensitive_call))
     opportunities.sort(key=lambda o: (-o.score, o.product_id))
+    requests = [o for o in opportunities if o.trigger_kind == REQUESTED]
+    cross_sell = [o for o in opportunities if o.trigger_kind != REQUESTED]
     if apply_policy:
-        opportunities = [o for o in opportunities if o.score >= policy.min_score]
-        opportunities = opportunities[: policy.max_opportunities_per_call]
-    return opportunities
+        cross_sell = [o for o in cross_sell if o.score >= policy.min_score]
+        cross_sell = cross_sell[: policy.max_opportunities_per_call]
+    return requests + cross_sell
 
 
 def _opportunity(product: Product, trigger: Trigger, sensitive_call: bool) -> Opportunity:

@@ -12,7 +12,7 @@ CUSTOMER = "customer"
 UNKNOWN = "unknown"
 ROLES = (AGENT, CUSTOMER, UNKNOWN)
 
-SIGNAL_KINDS = ("life_event", "need", "owned", "already_has", "declined", "sensitive")
+SIGNAL_KINDS = ("life_event", "need", "owned", "already_has", "declined", "sensitive", "requested")
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Signal:
     """Something the customer stated, with its evidence."""
 
     kind: str  # one of SIGNAL_KINDS
-    label: str  # taxonomy id (life_event, sensitive) or product id (need, owned, already_has, declined)
+    label: str  # taxonomy id (life_event, sensitive) or product id (need, owned, already_has, declined, requested)
     evidence: str
     speaker: str
     start: float | None
@@ -69,7 +69,7 @@ class Pitch:
 class Opportunity:
     product_id: str
     product_name: str
-    trigger_kind: str  # life_event, need or complement
+    trigger_kind: str  # life_event, need, complement or requested (the customer asked for it)
     trigger_label: str
     evidence: str
     speaker: str

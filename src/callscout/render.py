@@ -1,6 +1,12 @@
-"""Plain-text view of one stored call for ``callscout show``."""
+"""Plain-text view of one stored call for ``callscout show``.
+
+Products the customer asked for (trigger ``requested``) are the call's own subject: they are
+listed under "requested by the customer", apart from the cross-sell opportunities.
+"""
 
 from __future__ import annotations
+
+from callscout.match import REQUESTED
 
 
 def render_call(detail: dict) -> str:
@@ -27,8 +33,25 @@ def render_call(detail: dict) -> str:
     for s in detail["signals"]:
         where = f"  ({s.get('catalogue') or '-'})" if several else ""
         lines.append(f"  {s['kind']:<12} {s['label']:<22} {s['confidence']:.2f}  \"{s['evidence']}\"{where}")
+    requested = [o for o in detail["opportunities"] if o.get("trigger_kind") == REQUESTED]
+    requested_again = [o for o in detail.get("appended", []) if o.get("trigger_kind") == REQUESTED]
+    if requested or requested_again:
+        lines.append("requested by the customer:")
+        lines.extend(_opportunity_lines(requested, requested_again, several))
     lines.append("opportunities:")
-    for o in detail["opportunities"]:
+    lines.extend(
+        _opportunity_lines(
+            [o for o in detail["opportunities"] if o.get("trigger_kind") != REQUESTED],
+            [o for o in detail.get("appended", []) if o.get("trigger_kind") != REQUESTED],
+            several,
+        )
+    )
+    return "\n".join(lines)
+
+
+def _opportunity_lines(opportunities: list[dict], appended: list[dict], several: bool) -> list[str]:
+    lines = []
+    for o in opportunities:
         flag = "  (sensitive call)" if o.get("sensitive_call") else ""
         flag += f"  ({o.get('catalogue') or '-'})" if several else ""
         status = o.get("status") or "open"
@@ -39,12 +62,12 @@ def render_call(detail: dict) -> str:
             lines.append(f"      held: {o['held_reason']}")
         lines.append(f"      evidence: \"{o['evidence']}\" at {_clock(o['start_s'])}")
         lines.append(f"      pitch ({o.get('pitch_id') or 'default'}): {o['pitch']}")
-    for o in detail.get("appended", []):
+    for o in appended:
         lines.append(
             f"  {o['product_name']} [{o['trigger_kind']}: {o['trigger_label']}] again: evidence added to "
             f"opportunity {o['id']} of call {o['call_id']} ({o['status']})"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def _signals_in(segment: dict, signals: list[dict]) -> list[dict]:
