@@ -177,3 +177,35 @@ def test_a_short_refusal_after_a_named_product_declines_it(holdings, language, t
 )
 def test_not_having_asking_or_a_regional_auxiliary_neither_declines_nor_holds(holdings, language, text):
     assert holdings(("customer", text), language=language) == {"declined": set(), "already_has": set()}
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("de", "Nachwuchs steht bei uns im Moment überhaupt nicht auf dem Plan."),
+        ("de", "Ich bin jetzt seit elf Jahren in Rente und schau mir gern meine Konten online an."),
+        ("de", "Meine Schwester hat im Sommer geheiratet und braucht jetzt eine Versicherung."),
+        ("en", "A baby is not on the cards for us at the moment."),
+        ("en", "I've been retired for eleven years and I check my accounts online every day."),
+        ("en", "The wedding was called off, so we won't need anything for that now."),
+    ],
+)
+def test_a_need_told_through_an_event_that_does_not_count_is_no_need_candidate(language, text):
+    from callscout.extract.needs import need_candidates
+    from callscout.extract.rules import load_rules
+
+    turns = Extractor(encoder=HashingEncoder()).turns(Transcript([Segment("customer", text)], language), language)
+    assert need_candidates(turns)[0]  # without the check the sentence would be scored
+    assert need_candidates(turns, load_rules(language)) == ([], [])
+
+
+def test_sentences_either_side_of_a_dropped_one_are_not_scored_as_neighbours():
+    from callscout.extract.needs import need_candidates
+    from callscout.extract.rules import load_rules
+
+    text = ("Ich würde gern jeden Monat etwas für meinen Enkel zurücklegen. Ich hab 1985 geheiratet, lange her. "
+            "Mein Konto läuft schon ewig bei Ihnen hier in der Filiale.")
+    turns = Extractor(encoder=HashingEncoder()).turns(Transcript([Segment("customer", text)], "de"), "de")
+    _, candidates = need_candidates(turns, load_rules("de"))
+    assert all(len(c.rows) == 1 for c in candidates if "Enkel" in c.text and "Konto" in c.text)
+    assert not any("Enkel" in c.text and "Konto" in c.text for c in candidates)

@@ -12,11 +12,13 @@ import numpy as np
 
 from callscout.catalogue import Catalogue
 from callscout.extract.encoders import Encoder, load_encoder
-from callscout.extract.events import life_event_signals, sensitive_signals
+from callscout.extract.event_heads import cue_features, load_heads
+from callscout.extract.events import event_candidates, life_event_signals, sensitive_signals
 from callscout.extract.language import guess_language
 from callscout.extract.needs import NEED_MARGIN, OFFER_EXTRA, NeedIndex, candidate_vectors, need_candidates, need_signals
 from callscout.extract.ownership import ownership_signals
 from callscout.extract.products import ProductMatcher
+from callscout.extract.requests import request_signals
 from callscout.extract.rules import SUPPORTED_LANGUAGES, load_rules
 from callscout.extract.turns import Turn, best_per_label
 from callscout.records import Signal, Transcript
@@ -45,7 +47,7 @@ def one_blas_thread() -> AbstractContextManager:
 
 
 class Extractor:
-    """Finds life events, needs, owned, already held, declined products and sensitive topics.
+    """Finds life events, needs, owned, already held, declined and requested products and sensitive topics.
 
     spaCy pipelines are built once per process; catalogue need embeddings once per catalogue.
     """
@@ -97,21 +99,36 @@ class Extractor:
         rules = load_rules(language)
         turns = self.turns(transcript, language)
         index = self._index(catalogue)
-        texts, candidates = need_candidates(turns)
-        vectors = candidate_vectors(candidates, self.encoder.encode(texts)) if texts else np.zeros((0, 1), np.float32)
+        texts, candidates = need_candidates(turns, rules)
+        heads = load_heads()
+        if heads is not None and heads.encoder != self.encoder.name:
+            heads = None  # trained on another encoder's space
+        unread = event_candidates(turns, rules) if heads is not None else []
+        # One encoder call for the need candidates and the sentences the event heads read.
+        unique = list(dict.fromkeys([*texts, *(view.evidence for view in unread)]))
+        encoded = self.encoder.encode(unique) if unique else np.zeros((0, 1), np.float32)
+        row = {text: n for n, text in enumerate(unique)}
+        vectors = candidate_vectors(candidates, encoded[[row[t] for t in texts]]) if texts else np.zeros((0, 1), np.float32)
+        proposals = {}
+        if unread:
+            features = np.stack([cue_features(view, rules) for view in unread])
+            found = heads.propose(encoded[[row[view.evidence] for view in unread]], features)
+            proposals = {id(view): proposal for view, proposal in zip(unread, found) if proposal is not None}
 
         def resolve_offer(agent: Turn) -> list[str]:
             text = " ".join(view.evidence for view in agent.views[-2:])
             named = index.resolve_offer(text, None, self.offer_threshold)
             return named or index.resolve_offer(text, self.encoder.encode([text])[0], self.offer_threshold)
 
+        matcher = self._matcher(catalogue, language)
         signals = (
-            life_event_signals(turns, rules)
+            life_event_signals(turns, rules, proposals)
             + sensitive_signals(turns, rules)
-            + ownership_signals(turns, self._matcher(catalogue, language), rules, resolve_offer)
+            + ownership_signals(turns, matcher, rules, resolve_offer)
             + need_signals(candidates, vectors, index, self.need_threshold, self.need_margin)
         )
-        return best_per_label(signals)
+        # Products asked for by name; ownership's reading of "haben Sie ...?" as possession yields.
+        return best_per_label(request_signals(turns, matcher, rules, signals))
 
     def _matcher(self, catalogue: Catalogue, language: str) -> ProductMatcher:
         key = (catalogue, language)

@@ -17,7 +17,8 @@ import numpy as np
 
 from callscout.catalogue import Catalogue, Product
 from callscout.extract.encoders import Encoder
-from callscout.extract.rules import NeedConcept, load_concepts
+from callscout.extract.cues import assess_trigger
+from callscout.extract.rules import NeedConcept, RuleSet, load_concepts
 from callscout.extract.turns import Turn, make_signal
 from callscout.extract.views import SentenceView
 from callscout.records import Signal
@@ -128,32 +129,42 @@ class Candidate:
     rows: tuple[int, ...]  # rows of the embedded sentences it is made of
 
 
-def need_candidates(turns: list[Turn]) -> tuple[list[str], list[Candidate]]:
+def need_candidates(turns: list[Turn], rules: RuleSet | None = None) -> tuple[list[str], list[Candidate]]:
     """Customer sentences worth embedding (long enough, not declining something, not a vague
-    "maybe someday" wish), and the
+    "maybe someday" wish, not told through a life event that does not count), and the
     candidates scored: each sentence, and each two neighbours."""
     texts: list[str] = []
     candidates: list[Candidate] = []
     for turn in turns:
         if not turn.is_customer:
             continue
-        kept: list[tuple[int, SentenceView]] = []
-        for view in turn.views:
-            if not worth_embedding(view):
+        kept: list[tuple[int, SentenceView, int]] = []
+        for position, view in enumerate(turn.views):
+            if not worth_embedding(view) or (rules is not None and event_does_not_count(view, rules)):
                 continue
             text = present_text(view)
             if not text:
                 continue
             texts.append(text)
-            kept.append((len(texts) - 1, view))
+            kept.append((len(texts) - 1, view, position))
             candidates.append(Candidate(turn, view.evidence, (len(texts) - 1,)))
-        for (row_a, a), (row_b, b) in zip(kept, kept[1:]):
-            candidates.append(Candidate(turn, f"{a.evidence} {b.evidence}", (row_a, row_b)))
+        for (row_a, a, position_a), (row_b, b, position_b) in zip(kept, kept[1:]):
+            if position_b == position_a + 1:  # neighbours in the turn, not two sentences either side of a dropped one
+                candidates.append(Candidate(turn, f"{a.evidence} {b.evidence}", (row_a, row_b)))
         for view in filter(worth_embedding, turn.views):
             for piece in run_on_pieces(view):
                 texts.append(piece)
                 candidates.append(Candidate(turn, piece, (len(texts) - 1,)))
     return texts, candidates
+
+
+def event_does_not_count(view: SentenceView, rules: RuleSet) -> bool:
+    """The sentence talks about a life event that does not count (negated, someone else's,
+    long ago, called off, asked): a need told through it does not count either, as in
+    "Nachwuchs steht bei uns nicht auf dem Plan" or "ich bin ja schon seit elf Jahren in Rente"."""
+    by_label = {rule.label: rule for rule in rules.life_events}
+    verdicts = [assess_trigger(view, start, by_label[label], rules) for label, start, _ in view.events]
+    return bool(verdicts) and not any(v.counts for v in verdicts)
 
 
 def worth_embedding(view: SentenceView) -> bool:
