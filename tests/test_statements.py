@@ -209,3 +209,14 @@ def test_sentences_either_side_of_a_dropped_one_are_not_scored_as_neighbours():
     _, candidates = need_candidates(turns, load_rules("de"))
     assert all(len(c.rows) == 1 for c in candidates if "Enkel" in c.text and "Konto" in c.text)
     assert not any("Enkel" in c.text and "Konto" in c.text for c in candidates)
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("de", "nee nicht mehr die alte karte ist letztes jahr ausgelaufen eine neue kreditkarte brauch ich wohl wieder"),
+        ("en", "yeah i'll need a credit card my old one won't work abroad anyway"),
+    ],
+)
+def test_a_negation_far_from_the_wish_declines_nothing(holdings, language, text):
+    assert "kreditkarte" not in holdings(("customer", text), language=language)["declined"]

@@ -162,6 +162,8 @@ def event_does_not_count(view: SentenceView, rules: RuleSet) -> bool:
     """The sentence talks about a life event that does not count (negated, someone else's,
     long ago, called off, asked): a need told through it does not count either, as in
     "Nachwuchs steht bei uns nicht auf dem Plan" or "ich bin ja schon seit elf Jahren in Rente"."""
+    if len(view) > RUN_ON_WORDS:
+        return False  # a speech-recognition run-on tells several things; its event decides only its own
     by_label = {rule.label: rule for rule in rules.life_events}
     verdicts = [assess_trigger(view, start, by_label[label], rules) for label, start, _ in view.events]
     return bool(verdicts) and not any(v.counts for v in verdicts)

@@ -82,6 +82,7 @@ def _nearest_to_cue(view: SentenceView, mentions: list[Mention], mention: Mentio
     return False
 
 
+WISH_NEGATION_GAP = 2  # words from the negation to the wish it negates
 BARE_NO_WORDS = 4  # "Keine Finanzierung, bitte.", "No TV."
 REFUSAL_WORDS = 3  # "Please, no.", "Bitte nicht."
 
@@ -89,7 +90,11 @@ REFUSAL_WORDS = 3  # "Please, no.", "Bitte nicht."
 def refused(view: SentenceView, clause: range) -> bool:
     """A negated wish for what the clause names ("TV we don't need", "Kredit will ich keinen"),
     or a bare "no X" ("No credit.", "Keine Finanzierung, bitte."). "I don't have X" is no refusal."""
-    if view.has_cue("wish", clause) and not is_reported(view, clause.start):
+    wishes = [start for start, _ in view.cue_spans("wish") if start in clause]
+    negations = [start for start, _ in view.cue_spans("negation") if start in clause]
+    # the negation governs the wish: "don't need", "brauch ich nicht", "will ich keinen"; not a
+    # "nee" that opened the sentence and a "need" three clauses on (speech-recognition run-ons)
+    if any(abs(w - n) <= WISH_NEGATION_GAP for w in wishes for n in negations) and not is_reported(view, clause.start):
         return True
     if view.evidence.rstrip().endswith("?"):
         return False  # "Kein Ladegerät?" asks for one
