@@ -220,3 +220,74 @@ def test_sentences_either_side_of_a_dropped_one_are_not_scored_as_neighbours():
 )
 def test_a_negation_far_from_the_wish_declines_nothing(holdings, language, text):
     assert "kreditkarte" not in holdings(("customer", text), language=language)["declined"]
+
+
+@pytest.mark.parametrize(
+    "text, product",
+    [
+        ("A Haftpflicht homma gar koane.", "haftpflicht"),
+        ("Hausrat hob i koane.", "hausrat"),
+        ("Eine Hausratversicherung hamma ned.", "hausrat"),
+    ],
+)
+def test_regional_negations_say_the_customer_has_none(holdings, text, product):
+    assert product not in holdings(("customer", text), language="de")["already_has"]
+
+
+@pytest.mark.parametrize(
+    "language, text, owned",
+    [
+        ("en", "I have a question about the credit card offer on your website.", False),
+        ("de", "Ich hätte eine Frage zur Kreditkarte, die Sie bewerben.", False),
+        ("en", "I have a question about my credit card.", True),
+        ("de", "Ich hab ne Frage zu meiner Kreditkarte.", True),
+    ],
+)
+def test_a_question_about_a_product_is_not_having_it_unless_it_is_mine(language, text, owned):
+    extractor = Extractor(encoder=HashingEncoder())
+    signals = extractor.extract(Transcript([Segment("customer", text, 0.0, 1.0)], language), load_catalogue(CATALOGUE))
+    found = {(s.kind, s.label) for s in signals}
+    assert ("already_has", "kreditkarte") not in found
+    assert (("owned", "kreditkarte") in found) is owned
+
+
+@pytest.mark.parametrize(
+    "language, text, product",
+    [
+        ("de", "Haftpflicht hatte ich bisher über meine Eltern.", "haftpflicht"),
+        ("de", "Die Hausratversicherung ist letztes Jahr ausgelaufen.", "hausrat"),
+        ("en", "I used to have a credit card with you.", "kreditkarte"),
+        ("en", "My car insurance ran out last month.", "kfz"),
+    ],
+)
+def test_possession_that_is_over_is_not_already_having_it(holdings, language, text, product):
+    assert product not in holdings(("customer", text), language=language)["already_has"]
+
+
+@pytest.mark.parametrize(
+    "agent, customer, has_it",
+    [
+        ("And what about your belongings?", "We've got a policy with you for those already.", True),
+        ("And what about your belongings?", "Already sorted, thanks.", True),
+        ("And what about your belongings?", "Oh, and my sister is already crying about the move, it's a whole thing.", False),
+    ],
+)
+def test_already_says_have_it_only_in_a_reply_about_having_it(holdings, agent, customer, has_it):
+    assert ("hausrat" in holdings(("agent", agent), ("customer", customer), language="en")["already_has"]) is has_it
+
+
+@pytest.mark.parametrize(
+    "customer, declined",
+    [
+        ("Wenn meinem Mann was zustößt, stehen wir ohne alles da.", False),
+        ("Dann lieber ohne.", True),
+    ],
+)
+def test_ohne_alone_is_no_decline(holdings, customer, declined):
+    agent = "Wir hätten dafür auch eine Risikolebensversicherung für Sie."
+    assert ("risikoleben" in holdings(("agent", agent), ("customer", customer), language="de")["declined"]) is declined
+
+
+def test_a_no_to_several_offers_attaches_to_the_one_the_reply_names(holdings):
+    agent = "With the car insurance we also offer a travel health insurance for your trips."
+    assert holdings(("agent", agent), ("customer", "Travel we don't need."), language="en")["declined"] == {"auslandskranken"}

@@ -54,6 +54,13 @@ def _named(turn: Turn, view: SentenceView, mentions: list[Mention], rules: RuleS
     signals = []
     for mention in mentions:
         clause = view.clause_range(mention.start)
+        if view.has_cue("past_possession", clause):
+            continue  # "X hatte ich bisher über meine Eltern", "it ran out": not held now
+        if view.has_cue("about_it", clause):
+            # "I have a question about the X" is no possession; "... about my X" still says I have it
+            if view.has_cue("possessive", range(max(0, mention.start - POSSESSIVE_REACH), mention.start)):
+                signals.append(make_signal("owned", mention.product_id, turn, view.evidence, NAMED))
+            continue
         if view.has_cue("negation", clause):
             if refused(view, clause):
                 signals.append(make_signal("declined", mention.product_id, turn, view.evidence, NAMED))
@@ -82,6 +89,7 @@ def _nearest_to_cue(view: SentenceView, mentions: list[Mention], mention: Mentio
     return False
 
 
+POSSESSIVE_REACH = 2  # words before a product where "my"/"mein" makes it the speaker's
 WISH_NEGATION_GAP = 2  # words from the negation to the wish it negates
 BARE_NO_WORDS = 4  # "Keine Finanzierung, bitte.", "No TV."
 REFUSAL_WORDS = 3  # "Please, no.", "Bitte nicht."
@@ -152,6 +160,9 @@ def _unnamed_reply(
         offered = sorted({m.product_id for v in agent.views for m in matcher.find(v)})
         if not offered and resolve_offer is not None:
             offered = resolve_offer(agent)
+        # Of several offers, a reply naming a word of one ("TV we don't need") refers to that one.
+        named = [p for p in offered if matcher.name_words.get(p, frozenset()) & set(view.words)]
+        offered = named or offered
         evidence = f"{agent.views[-1].evidence} — {view.evidence}" if agent.views else view.evidence
         return [make_signal(kind, product_id, turn, evidence, REFERRED) for product_id in offered]
     return []

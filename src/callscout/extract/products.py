@@ -42,6 +42,12 @@ class ProductMatcher:
         self.language = rules.language
         self.keys: dict[str, str] = {}
         names = {p.id: [p.name, *p.aliases] for p in catalogue.products}
+        generic = rules.generic_heads
+        # The distinctive words of each product's names ("tv", "package" of "TV package"; no bare "insurance").
+        self.name_words = {
+            pid: frozenset(w for n in names_ for w in _split_words(n) if len(w) >= 2 and w not in generic)
+            for pid, names_ in names.items()
+        }
         for product in catalogue.products:
             # Names of the other products, as modifiers in this one's names ("Laptoptasche").
             device_words = {
