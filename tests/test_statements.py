@@ -291,3 +291,22 @@ def test_ohne_alone_is_no_decline(holdings, customer, declined):
 def test_a_no_to_several_offers_attaches_to_the_one_the_reply_names(holdings):
     agent = "With the car insurance we also offer a travel health insurance for your trips."
     assert holdings(("agent", agent), ("customer", "Travel we don't need."), language="en")["declined"] == {"auslandskranken"}
+
+
+@pytest.mark.parametrize(
+    "language, text, sensitive",
+    [
+        ("de", "Mit meinem Bandscheibenvorfall nehmen die mich doch eh nicht.", True),
+        ("de", "Seit der Knie-OP bin ich krankgeschrieben.", True),
+        ("de", "Mein Mann ist Diabetiker, das macht alles kompliziert.", True),
+        ("en", "I broke my leg skiing in February.", True),
+        ("en", "I've been signed off sick for a month.", True),
+        ("en", "My wife has arthritis, so the stairs are hard.", True),
+        ("en", "The screen on my phone is broken.", False),
+        ("de", "Der Bildschirm ist gebrochen, also das Glas.", False),
+    ],
+)
+def test_named_diagnoses_and_injuries_are_sensitive(language, text, sensitive):
+    extractor = Extractor(encoder=HashingEncoder())
+    signals = extractor.extract(Transcript([Segment("customer", text, 0.0, 1.0)], language), load_catalogue(CATALOGUE))
+    assert any(s.kind == "sensitive" and s.label == "health" for s in signals) is sensitive

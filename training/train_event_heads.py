@@ -46,7 +46,7 @@ COUNTS_C = 1.0
 def load_rows() -> list[dict]:
     rows = []
     for path in sorted(DATA.glob("*.jsonl")):
-        language = path.stem.rsplit("_", 1)[1]
+        language = next(part for part in path.stem.split("_") if part in ("de", "en"))
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             row = json.loads(line)
             row["language"] = language
