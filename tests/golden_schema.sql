@@ -21,7 +21,7 @@ CREATE TABLE calls (
     error TEXT,
     processed_at TEXT,
     sensitive INTEGER NOT NULL DEFAULT 0 CHECK (sensitive IN (0, 1))
-, purged_at TEXT);
+, purged_at TEXT, role_source TEXT CHECK (role_source IN ('labels', 'inferred', 'channels')), role_confidence REAL CHECK (role_confidence BETWEEN 0 AND 1));
 CREATE TABLE export_items (
     target TEXT NOT NULL,
     opportunity_id TEXT NOT NULL,

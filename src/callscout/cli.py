@@ -302,6 +302,9 @@ def evaluate(
     encoder: Annotated[Optional[str], typer.Option("--encoder", help="Sentence encoder: use, minilm or a model path.")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="Only this half: tuning, held-out or all. Default: the halves side by side.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    unlabelled: Annotated[
+        bool, typer.Option("--unlabelled", help="Hide the gold roles (Sprecher 1/2, Speaker A/B), infer them and score the roles too.")
+    ] = False,
 ) -> None:
     """Score the pipeline on annotated calls: precision, recall, F1 per split, error classes, misses."""
     from callscout.catalogue import CatalogueError
@@ -311,7 +314,7 @@ def evaluate(
     if split is not None and split not in SPLITS:
         raise fail(f"--split {split}: must be one of {', '.join(SPLITS)}", 2)
     try:
-        reports = evaluate_files(gold, catalogues, Extractor(encoder=load_encoder(encoder)))
+        reports = evaluate_files(gold, catalogues, Extractor(encoder=load_encoder(encoder)), unlabelled=unlabelled)
     except (CatalogueError, ValueError) as exc:
         raise fail(str(exc), 2) from exc
     if split is None:

@@ -5,6 +5,12 @@ pipeline, on its turns as segments. Expected opportunities follow mechanically f
 annotation (see ``expected_opportunities``). Development calls are split once and for all by
 ``split_of``: rules are tuned on the ``tuning`` half and checked on the ``held-out`` half. Every
 miss gets one error class (``callscout.eval_errors``).
+
+``unlabelled`` (``callscout eval --unlabelled``) hides the gold roles: each call's speakers are
+labelled "Sprecher 1", "Sprecher 2" (German) or "Speaker A", "Speaker B" (English) in the order
+they first speak, ``roles.assign_roles`` infers the roles as the pipeline does, and the report adds
+the role accuracy (turns whose inferred role is the gold one; turns of a call left ``unknown``
+count as wrong) and how many calls were left unknown or got the roles swapped.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from pathlib import Path
 from callscout.catalogue import Catalogue, load_catalogues
 from callscout.eval_errors import ERROR_CLASSES, classify
 from callscout.match import match_opportunities
-from callscout.records import Segment, Signal, Transcript
+from callscout.records import UNKNOWN, Segment, Signal, Transcript
+from callscout.roles import assign_roles
 
 SENSITIVE_IDS = ("health", "bereavement")
 SPLITS = ("tuning", "held-out", "all")
@@ -48,6 +55,18 @@ class GoldCall:
 
     def transcript(self) -> Transcript:
         return Transcript(segments=[Segment(speaker=role, text=text) for role, text in self.turns], language=self.language)
+
+    def unlabelled_transcript(self) -> Transcript:
+        """The turns with neutral labels in order of first appearance and every role unknown."""
+        order = list(dict.fromkeys(role for role, _ in self.turns))
+        labels = {role: neutral_label(self.language, number) for number, role in enumerate(order)}
+        segments = [Segment(speaker=UNKNOWN, text=text, label=labels[role]) for role, text in self.turns]
+        return Transcript(segments=segments, language=self.language)
+
+
+def neutral_label(language: str, number: int) -> str:
+    """"Sprecher 1", "Sprecher 2", ... for German calls; "Speaker A", "Speaker B", ... otherwise."""
+    return f"Sprecher {number + 1}" if language == "de" else f"Speaker {chr(ord('A') + number)}"
 
 
 def load_gold(path: str | Path) -> list[GoldCall]:
@@ -110,6 +129,37 @@ class Counts:
 
 
 @dataclass
+class RoleCounts:
+    """Inferred roles against the gold ones (``--unlabelled``)."""
+
+    turns: int = 0
+    correct: int = 0  # turns whose inferred role is the gold role
+    calls: int = 0
+    unknown_calls: int = 0  # below the confidence threshold: every speaker left unknown
+    swapped_calls: int = 0  # decided, but the agent is not the gold agent
+
+    def add(self, gold_roles: list[str], inferred: list[str]) -> None:
+        self.calls += 1
+        self.turns += len(gold_roles)
+        self.correct += sum(g == i for g, i in zip(gold_roles, inferred))
+        if all(role == UNKNOWN for role in inferred):
+            self.unknown_calls += 1
+        elif any(g == "agent" and i != "agent" for g, i in zip(gold_roles, inferred)):
+            self.swapped_calls += 1
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.turns if self.turns else 1.0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "accuracy": round(self.accuracy, 4)}
+
+    def render(self) -> str:
+        return (f"roles inferred: accuracy {self.accuracy:.3f} ({self.correct}/{self.turns} turns); "
+                f"calls left unknown {self.unknown_calls}/{self.calls}, agent wrong {self.swapped_calls}")
+
+
+@dataclass
 class Miss:
     call_id: str
     what: str  # opportunity or life_event
@@ -152,6 +202,7 @@ class EvalReport:
     by_language: dict[str, Breakdown] = field(default_factory=lambda: defaultdict(Breakdown))
     by_catalogue: dict[str, Breakdown] = field(default_factory=lambda: defaultdict(Breakdown))
     misses: list[Miss] = field(default_factory=list)
+    roles: RoleCounts | None = None  # with --unlabelled
 
     def error_classes(self) -> dict[str, int]:
         counts = Counter(m.error_class for m in self.misses)
@@ -171,6 +222,7 @@ class EvalReport:
             "suppressed_offered": self.suppressed_offered,
             "sensitive_offered": self.sensitive_offered,
             "error_classes": self.error_classes(),
+            **({"roles": self.roles.to_dict()} if self.roles else {}),
         }
 
     def to_dict(self) -> dict:
@@ -189,6 +241,7 @@ class EvalReport:
             "error_classes": self.error_classes(),
             "error_classes_by_language": self.error_classes_by_language(),
             "misses": [asdict(m) for m in self.misses],
+            **({"roles": self.roles.to_dict()} if self.roles else {}),
         }
 
     def render(self) -> str:
@@ -200,6 +253,8 @@ class EvalReport:
                f"suppressed products offered: {self.suppressed_offered}",
                f"sensitive calls flagged: {self.sensitive_calls_flagged}/{self.sensitive_calls}; "
                f"unflagged offers in sensitive calls: {self.sensitive_offered}"]
+        if self.roles:
+            out.append(self.roles.render())
         for title, groups in (("language", self.by_language), ("catalogue", self.by_catalogue)):
             for key, group in sorted(groups.items()):
                 out.append(line(f"{title} {key} opps", group.opportunities))
@@ -222,22 +277,33 @@ class EvalReport:
         return "\n".join(out)
 
 
-def evaluate_calls(calls: list[GoldCall], catalogues: dict[str, Catalogue], extractor, split: str = "all") -> EvalReport:
+def evaluate_calls(
+    calls: list[GoldCall], catalogues: dict[str, Catalogue], extractor, split: str = "all", unlabelled: bool = False
+) -> EvalReport:
     """The report on ``calls`` of one split (``all`` by default)."""
-    return evaluate_splits([c for c in calls if split in ("all", split_of(c.id))], catalogues, extractor)[split]
+    chosen = [c for c in calls if split in ("all", split_of(c.id))]
+    return evaluate_splits(chosen, catalogues, extractor, unlabelled=unlabelled)[split]
 
 
-def evaluate_splits(calls: list[GoldCall], catalogues: dict[str, Catalogue], extractor) -> dict[str, EvalReport]:
-    """One report per split (``SPLITS``), each call extracted once."""
+def evaluate_splits(
+    calls: list[GoldCall], catalogues: dict[str, Catalogue], extractor, unlabelled: bool = False
+) -> dict[str, EvalReport]:
+    """One report per split (``SPLITS``), each call extracted once; ``unlabelled``: with the
+    roles hidden and inferred (``GoldCall.unlabelled_transcript``)."""
     name = getattr(extractor.encoder, "name", "")
-    reports = {split: EvalReport(encoder=name) for split in SPLITS}
+    reports = {split: EvalReport(encoder=name, roles=RoleCounts() if unlabelled else None) for split in SPLITS}
     for call in calls:
         if call.catalogue not in catalogues:
             raise ValueError(f"call {call.id}: no catalogue {call.catalogue!r}")
         catalogue = catalogues[call.catalogue]
-        signals = extractor.extract(call.transcript(), catalogue)
+        transcript = call.unlabelled_transcript() if unlabelled else call.transcript()
+        if unlabelled:
+            assign_roles(transcript)
+        signals = extractor.extract(transcript, catalogue)
         for split in ("all", split_of(call.id)):
             _score_call(reports[split], call, catalogue, signals)
+            if unlabelled:
+                reports[split].roles.add([role for role, _ in call.turns], [s.speaker for s in transcript.segments])
     return reports
 
 
@@ -262,7 +328,7 @@ def split_gap(reports: dict[str, EvalReport]) -> dict[str, float]:
 
 
 def _cell(key: str, value: float, signed: bool = False) -> str:
-    if "offered" in key or key.startswith("errors"):
+    if "offered" in key or key.startswith(("errors", "calls")):
         return f"{int(value):+d}" if signed else str(int(value))
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
@@ -273,6 +339,11 @@ def split_rows(reports: dict[str, EvalReport]) -> list[tuple[str, list[str]]]:
     for split in SPLITS:
         figures[split].update({f"errors: {k}": v for k, v in reports[split].error_classes().items()})
     rows = [("calls", [str(reports[split].calls) for split in SPLITS] + [""])]
+    if reports["all"].roles is not None:
+        for split in SPLITS:
+            roles = reports[split].roles
+            figures[split] = {"role accuracy": roles.accuracy, "calls roles unknown": roles.unknown_calls,
+                              "calls agent wrong": roles.swapped_calls, **figures[split]}
     for key in figures["all"]:
         gap = figures["held-out"][key] - figures["tuning"][key]
         rows.append((key, [_cell(key, figures[split][key]) for split in SPLITS] + [_cell(key, gap, signed=True)]))
@@ -334,9 +405,11 @@ def _score_call(report: EvalReport, call: GoldCall, catalogue: Catalogue, signal
     report.misses.extend(misses)
 
 
-def evaluate_file(gold_path: str | Path, catalogues_dir: str | Path, extractor, split: str = "all") -> EvalReport:
-    return evaluate_calls(load_gold(gold_path), load_catalogues(catalogues_dir), extractor, split)
+def evaluate_file(
+    gold_path: str | Path, catalogues_dir: str | Path, extractor, split: str = "all", unlabelled: bool = False
+) -> EvalReport:
+    return evaluate_calls(load_gold(gold_path), load_catalogues(catalogues_dir), extractor, split, unlabelled)
 
 
-def evaluate_files(gold_paths, catalogues_dir: str | Path, extractor) -> dict[str, EvalReport]:
-    return evaluate_splits(load_gold_files(gold_paths), load_catalogues(catalogues_dir), extractor)
+def evaluate_files(gold_paths, catalogues_dir: str | Path, extractor, unlabelled: bool = False) -> dict[str, EvalReport]:
+    return evaluate_splits(load_gold_files(gold_paths), load_catalogues(catalogues_dir), extractor, unlabelled)

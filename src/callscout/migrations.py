@@ -212,6 +212,28 @@ def m005_results_per_catalogue(db: Database) -> None:
         db.execute(statement)
 
 
+_CALL_ROLES = (
+    "ALTER TABLE calls ADD COLUMN role_source TEXT CHECK (role_source IN ('labels', 'inferred', 'channels'))",
+    "ALTER TABLE calls ADD COLUMN role_confidence REAL CHECK (role_confidence BETWEEN 0 AND 1)",
+    # Calls stored before: their segments tell whether the roles came from labels or channels
+    # (recordings' segments have no label); a call whose speakers are all unknown, or whose
+    # transcript was purged, stays NULL.
+    """UPDATE calls SET role_source = CASE WHEN EXISTS (
+        SELECT 1 FROM segments s WHERE s.call_id = calls.id AND s.speaker IN ('agent', 'customer')
+          AND coalesce(s.speaker_label, '') != '') THEN 'labels' ELSE 'channels' END, role_confidence = 1.0
+    WHERE EXISTS (SELECT 1 FROM segments s WHERE s.call_id = calls.id AND s.speaker IN ('agent', 'customer'))""",
+)
+
+
+@migrations(name="006_call_roles")
+def m006_call_roles(db: Database) -> None:
+    """Where a call's speaker roles came from (``callscout.roles``): ``labels`` (the transcript's
+    speaker labels), ``channels`` (one speaker per stereo channel), ``inferred`` (from the dialogue,
+    with ``role_confidence``), NULL while unknown."""
+    for statement in _CALL_ROLES:
+        db.execute(statement)
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return the names that ran."""
     pending = [migration.name for migration in migrations.pending(db)]

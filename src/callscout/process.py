@@ -190,6 +190,7 @@ class Pipeline:
     def analyse(self, transcript: Transcript) -> CallResult:
         from callscout.extract import guess_language
         from callscout.match import match_opportunities
+        from callscout.roles import assign_roles
 
         if self._warming is not None:
             self._warming.join()
@@ -197,6 +198,7 @@ class Pipeline:
 
         if not transcript.language:
             transcript.language = guess_language(" ".join(s.text for s in transcript.segments))
+        assign_roles(transcript)  # labels, channels, or inferred from the dialogue (``roles``)
         signals = self.extractor.extract(transcript, self.catalogue)
         opportunities = match_opportunities(signals, self.catalogue)
         return CallResult(transcript=transcript, signals=signals, opportunities=opportunities)

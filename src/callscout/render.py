@@ -7,6 +7,7 @@ listed under "requested by the customer", apart from the cross-sell opportunitie
 from __future__ import annotations
 
 from callscout.match import REQUESTED
+from callscout.roles import roles_lines
 
 
 def render_call(detail: dict) -> str:
@@ -16,6 +17,7 @@ def render_call(detail: dict) -> str:
         f"status {call['status']}  language {call.get('language') or '?'}  "
         f"duration {_seconds(call.get('duration_s'))}  customer {call.get('customer_id') or '-'}",
     ]
+    lines.extend(roles_lines(call))
     catalogues = detail.get("catalogues") or []
     several = len(catalogues) > 1
     if catalogues:

@@ -81,6 +81,8 @@ def done_call_row(record: CallRecord, result: CallResult, now: str) -> dict[str,
         language_probability=_first_set(record.language_probability, transcript.language_probability),
         duration_s=_first_set(record.duration_s, transcript.duration_s),
         sensitive=record.sensitive or any(signal.kind == "sensitive" for signal in result.signals),
+        role_source=record.role_source or transcript.role_source,
+        role_confidence=_first_set(record.role_confidence, transcript.role_confidence),
     )
 
 
