@@ -225,13 +225,8 @@ class Pipeline:
         # The warm-up (pure Python, holding the GIL) starts once the audio is read and the model
         # loaded: beside them, every short GIL hand-over of PyAV and CTranslate2 waited for it.
         paths = [i.path for i in group]
-        progress = None
-        if self.on_audio_progress is not None:
-            report = self.on_audio_progress
-
-            def progress(done: float, total: float) -> None:
-                report(paths, done, total)
-
+        report = self.on_audio_progress
+        progress = (lambda done, total: report(paths, done, total)) if report is not None else None
         results = self.transcriber.transcribe_files(paths, before_decoding=self._warm_up_in_background, on_progress=progress)
         seconds = time.perf_counter() - started
         durations = [(r.duration_s or 0.0) if isinstance(r, Transcript) else 0.0 for r in results]

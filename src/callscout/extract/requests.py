@@ -34,7 +34,7 @@ from importlib import resources
 from callscout import yamlfile
 from callscout.extract.cues import CONTINUATION_WORDS, FRAGMENT_WORDS, is_long_ago, is_vague, possession_cues
 from callscout.extract.products import INFLECTIONS, Mention, ProductMatcher, squash
-from callscout.extract.rules import FLAGS, RuleSet, RulesError, one_pattern
+from callscout.extract.rules import RuleSet, compile_patterns, one_pattern
 from callscout.extract.turns import Turn, make_signal, previous_agent_turn, prompt_views
 from callscout.extract.views import SentenceView
 from callscout.records import Signal
@@ -64,13 +64,7 @@ class RequestRules:
 
 
 def _patterns(raw, where: str) -> re.Pattern:
-    compiled = []
-    for pattern in raw or ():
-        try:
-            compiled.append(re.compile(pattern, FLAGS))
-        except re.error as exc:
-            raise RulesError(f"{where}: bad pattern {pattern!r}: {exc}") from exc
-    return one_pattern(tuple(compiled))
+    return one_pattern(compile_patterns(raw, where))
 
 
 def _words(raw) -> frozenset[str]:

@@ -63,7 +63,7 @@ def _read(name: str) -> dict:
     return yamlfile.safe_load(text)
 
 
-def _compile(patterns, where: str) -> tuple[re.Pattern, ...]:
+def compile_patterns(patterns, where: str) -> tuple[re.Pattern, ...]:
     compiled = []
     for pattern in patterns or ():
         try:
@@ -82,17 +82,17 @@ def destinations_pattern() -> re.Pattern:
 def _event_rule(label: str, raw: dict, where: str) -> EventRule:
     combos = []
     for first, second in raw.get("combos") or ():
-        right = destinations_pattern() if second == "destinations" else _compile([second], where)[0]
-        combos.append((_compile([first], where)[0], right))
+        right = destinations_pattern() if second == "destinations" else compile_patterns([second], where)[0]
+        combos.append((compile_patterns([first], where)[0], right))
     exempt = raw.get("third_party_exempt")
     if exempt == "all":
         exempt = ["all"]
     return EventRule(
         label=label,
-        patterns=_compile(raw.get("patterns"), f"{where}.{label}"),
+        patterns=compile_patterns(raw.get("patterns"), f"{where}.{label}"),
         combos=tuple(combos),
         stems=tuple(s.replace(" ", "").lower() for s in raw.get("stems") or ()),
-        exclude=_compile(raw.get("exclude"), f"{where}.{label}.exclude"),
+        exclude=compile_patterns(raw.get("exclude"), f"{where}.{label}.exclude"),
         third_party_exempt=frozenset(w.lower() for w in exempt) if exempt else None,
         past_blocks=bool(raw.get("past_blocks", False)),
     )
@@ -118,7 +118,7 @@ def load_concepts() -> tuple[NeedConcept, ...]:
     concepts = []
     for name, raw in (data.get("concepts") or {}).items():
         where = f"rules/needs.yaml.{name}"
-        (applies_to,) = _compile([raw.get("applies_to") or r"(?!)"], where)
+        (applies_to,) = compile_patterns([raw.get("applies_to") or r"(?!)"], where)
         sentences = tuple(str(s) for lang in SUPPORTED_LANGUAGES for s in raw.get(lang) or ())
         keywords = tuple(str(k).lower() for k in raw.get("keywords") or ())
         concepts.append(NeedConcept(name, applies_to, keywords, sentences))
@@ -132,7 +132,7 @@ def load_rules(language: str) -> RuleSet:
     data = _read(f"{language}.yaml")
     where = f"rules/{language}.yaml"
     products = data.get("products") or {}
-    cues = {k: _compile(v, f"{where}.cues.{k}") for k, v in (data.get("cues") or {}).items()}
+    cues = {k: compile_patterns(v, f"{where}.cues.{k}") for k, v in (data.get("cues") or {}).items()}
     return RuleSet(
         language=language,
         stopwords=frozenset(w.lower() for w in data.get("stopwords") or ()),
@@ -141,7 +141,7 @@ def load_rules(language: str) -> RuleSet:
         clause_breaks=frozenset(w.lower() for w in data.get("clause_breaks") or ()),
         life_events=tuple(_event_rule(k, v, where) for k, v in (data.get("life_events") or {}).items()),
         sensitive=tuple(_event_rule(k, v, where) for k, v in (data.get("sensitive") or {}).items()),
-        not_sensitive=_compile(data.get("not_sensitive"), f"{where}.not_sensitive"),
+        not_sensitive=compile_patterns(data.get("not_sensitive"), f"{where}.not_sensitive"),
         cues=cues,
         cue_scanners={k: one_pattern(v) for k, v in cues.items()},
         generic_heads=frozenset(w.lower() for w in products.get("generic_heads") or ()),
