@@ -310,3 +310,42 @@ def test_named_diagnoses_and_injuries_are_sensitive(language, text, sensitive):
     extractor = Extractor(encoder=HashingEncoder())
     signals = extractor.extract(Transcript([Segment("customer", text, 0.0, 1.0)], language), load_catalogue(CATALOGUE))
     assert any(s.kind == "sensitive" and s.label == "health" for s in signals) is sensitive
+
+
+@pytest.mark.parametrize(
+    "language, text, attribute, value",
+    [
+        ("de", "Sollen wir dieses Jahr noch umziehen?", "act", "question"),
+        ("en", "Is it worth getting a dog now?", "act", "question"),
+        ("de", "Viele unserer Kunden nehmen die Hausrat gleich mit.", "act", "offer"),
+        ("en", "I'd recommend our contents cover for the new flat.", "act", "offer"),
+        ("de", "Ein Umzug kommt für uns gerade nicht in Frage.", "polarity", "negated"),
+        ("en", "We're not moving anywhere this year.", "polarity", "negated"),
+        ("de", "Meine Schwester zieht nach Hamburg.", "holder", "third_party"),
+        ("en", "My neighbour just bought a new car.", "holder", "third_party"),
+        ("de", "Geheiratet haben wir schon vor Jahren.", "time", "long_ago"),
+        ("en", "The move's been called off.", "time", "called_off"),
+        ("de", "Vielleicht kaufen wir irgendwann ein Haus.", "time", "vague"),
+        ("en", "If the sale goes through, we move in May.", "time", "conditional"),
+    ],
+)
+def test_the_statement_record_names_each_attribute(language, text, attribute, value):
+    from callscout.extract.rules import load_rules
+    from callscout.extract.statements import analyse
+
+    (turn,) = Extractor(encoder=HashingEncoder()).turns(Transcript([Segment("customer", text)], language), language)
+    statement = analyse(turn.views[0], load_rules(language))
+    assert getattr(statement, attribute) == value
+    assert not statement.states
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [("de", "Wir ziehen im März nach Köln."), ("en", "We got a puppy last week."), ("de", "Ich fange im April bei einer neuen Firma an.")],
+)
+def test_a_plain_current_statement_of_ones_own_states(language, text):
+    from callscout.extract.rules import load_rules
+    from callscout.extract.statements import analyse
+
+    (turn,) = Extractor(encoder=HashingEncoder()).turns(Transcript([Segment("customer", text)], language), language)
+    assert analyse(turn.views[0], load_rules(language)).states

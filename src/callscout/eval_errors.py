@@ -10,16 +10,16 @@ False negatives:
    trigger was found but attached to another product).
 3. ``missed``: no trigger found.
 
-False positives (cues are the project's own, ``extract.rules.load_rules(lang).cue_scanners``;
-the evidence is split into its parts where the pipeline joined a question and its answer with " — "):
+False positives (from the statement analysis of the evidence, ``extract.statements``, the same
+the pipeline reads; the evidence is split into its parts where the pipeline joined a question
+and its answer with " — "):
 
 1. ``suppressed_offered``: an opportunity for a product the gold marks suppressed.
 2. ``unlabelled_speaker``: the evidence speaker is ``unknown``.
-3. ``question_counted``: the evidence speaker is the agent, or a part of the evidence ends in "?".
-4. ``negation``: the ``negation`` cue is in the evidence.
-5. ``holder``: the ``third_party`` cue is in the evidence (someone else's event or product).
-6. ``time``: the ``long_ago``, ``hypothetical`` or ``later`` cue, a part starting with the
-   ``conditional`` cue (after a leading "und"/"and"/...), or words of a plan called off (``CALLED_OFF``).
+3. ``question_counted``: the evidence speaker is the agent, or a sentence of it asks.
+4. ``negation``: a sentence of it is negated.
+5. ``holder``: a sentence of it is a third party's (someone else's event or product).
+6. ``time``: a sentence of it is not current (long ago, called off, vague, conditional).
 7. ``wrong_product``: an opportunity from a complement of a product the gold does not list as
    owned, or from a need or complement trigger in a call that also misses an expected product.
 8. ``other``.
@@ -27,10 +27,10 @@ the evidence is split into its parts where the pipeline joined a question and it
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from callscout.extract.rules import SUPPORTED_LANGUAGES, load_rules
+from callscout.extract.statements import CURRENT, NEGATED, QUESTION, THIRD_PARTY, Statement, analyse
 
 if TYPE_CHECKING:
     from callscout.evaluate import GoldCall, Miss
@@ -39,13 +39,6 @@ ERROR_CLASSES = (
     "missed", "question_counted", "negation", "holder", "time",
     "wrong_product", "unlabelled_speaker", "suppressed_offered", "other",
 )
-CALLED_OFF = {
-    "de": re.compile(r"\b(abgeblasen|abgesagt|storniert|geplatzt|doch nicht|auf eis|verschoben|zerschlagen)\b", re.I),
-    "en": re.compile(
-        r"\b(called off|call(ed)? it off|cancel+ed|fell through|put on hold|postponed|didn't happen|never happened)\b", re.I
-    ),
-}
-LEADING_CONJUNCTION = re.compile(r"^(und|and|aber|but|also|so)\s+", re.I)
 BLOCKERS = ("already_has", "declined")
 PRODUCT_TRIGGERS = ("need", "complement")
 
@@ -54,28 +47,28 @@ def _parts(evidence: str) -> list[str]:
     return [part.strip() for part in evidence.split(" — ") if part.strip()]
 
 
-def _cue(language: str, name: str, text: str) -> bool:
+def _statements(language: str, evidence: str) -> list[Statement]:
+    """The statement analysis of every sentence of the evidence's parts."""
     if language not in SUPPORTED_LANGUAGES:
-        return False
-    scanner = load_rules(language).cue_scanners.get(name)
-    return bool(scanner and scanner.search(text))
+        return []
+    from callscout.extract.pipeline import get_pipeline
+
+    rules = load_rules(language)
+    return [analyse(view, rules) for doc in get_pipeline(language).pipe(_parts(evidence)) for view in doc._.views or ()]
 
 
 def evidence_class(language: str, evidence: str, speaker: str) -> str | None:
     """The class a false positive's evidence alone points to (rules 2-6), or None."""
-    parts = _parts(evidence)
     if speaker == "unknown":
         return "unlabelled_speaker"
-    if speaker == "agent" or any(part.endswith("?") for part in parts):
+    statements = _statements(language, evidence)
+    if speaker == "agent" or any(s.act == QUESTION for s in statements):
         return "question_counted"
-    if _cue(language, "negation", evidence):
+    if any(s.polarity == NEGATED for s in statements):
         return "negation"
-    if _cue(language, "third_party", evidence):
+    if any(s.holder == THIRD_PARTY for s in statements):
         return "holder"
-    clauses = [LEADING_CONJUNCTION.sub("", part) for part in parts]  # "Und falls ..." -> "falls ..."
-    if (any(_cue(language, cue, evidence) for cue in ("long_ago", "hypothetical", "later"))
-            or any(_cue(language, "conditional", clause) for clause in clauses)
-            or (language in CALLED_OFF and CALLED_OFF[language].search(evidence))):
+    if any(s.time != CURRENT for s in statements):
         return "time"
     return None
 

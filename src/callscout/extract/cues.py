@@ -79,20 +79,6 @@ def speaks_like_agent(view: SentenceView) -> bool:
     return view.has_cue("offer")
 
 
-def states_an_event(view: SentenceView, rules: RuleSet) -> bool:
-    """The whole-sentence checks of ``assess_trigger``, for a sentence whose event has no word
-    position (one the trained head proposes): stated, current, the speaker's own, no offer."""
-    if view.has_cue("negation") or view.has_cue("called_off") or view.has_cue("reported") or speaks_like_agent(view):
-        return False
-    if view.evidence.rstrip().endswith("?") or is_vague(view):
-        return False
-    if view.has_cue("long_ago") or view.has_cue("long_duration"):
-        return False
-    if any(p.search(view.clause_text(c)) for c in set(view.clause_of) for p in rules.cue("conditional")):
-        return False
-    return not (view.has_cue("third_party") and not view.has_cue("first_person"))
-
-
 def is_vague(view: SentenceView) -> bool:
     return view.has_cue("hypothetical") or view.has_cue("later")
 

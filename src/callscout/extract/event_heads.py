@@ -12,7 +12,7 @@ sentence:
   tells "gekauft" from "nicht gekauft").
 
 A proposal becomes a signal only when both are sure and the rules' whole-sentence checks
-(``cues.states_an_event``) agree. The heads fit one encoder only; with another they are off.
+(``statements.analyse``: an affirmed, current statement of the speaker's own) agree. The heads fit one encoder only; with another they are off.
 Weights are plain numpy arrays (``data/models/life_event_heads.npz``): no scikit-learn at run time.
 """
 

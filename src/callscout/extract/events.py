@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from callscout.extract.cues import assess_trigger, speaks_like_agent, states_an_event, turn_opening
+from callscout.extract.cues import assess_trigger, speaks_like_agent, turn_opening
 from callscout.extract.event_heads import Proposal
+from callscout.extract.statements import analyse
 from callscout.extract.rules import RuleSet
 from callscout.extract.turns import Turn, make_signal, previous_agent_turn, prompt_views
 from callscout.extract.views import SentenceView
@@ -16,14 +17,14 @@ MIN_PROPOSAL_WORDS = 3
 
 
 def event_candidates(turns: list[Turn], rules: RuleSet) -> list[SentenceView]:
-    """Customer sentences in which no rule pattern finds an event but which pass the
-    whole-sentence checks: the ones the trained heads read."""
+    """Customer sentences in which no rule pattern finds an event but which state something
+    (``statements``): the ones the trained heads read."""
     return [
         view
         for turn in turns
         if turn.is_customer
         for view in turn.views
-        if not view.events and len(view) >= MIN_PROPOSAL_WORDS and states_an_event(view, rules)
+        if not view.events and len(view) >= MIN_PROPOSAL_WORDS and analyse(view, rules).states
     ]
 
 
