@@ -349,3 +349,57 @@ def test_a_plain_current_statement_of_ones_own_states(language, text):
 
     (turn,) = Extractor(encoder=HashingEncoder()).turns(Transcript([Segment("customer", text)], language), language)
     assert analyse(turn.views[0], load_rules(language)).states
+
+
+@pytest.mark.parametrize(
+    "language, turns, expected",
+    [
+        ("de", [("agent", "Sind Sie in letzter Zeit umgezogen?"), ("customer", "Moment, da klingelt es gerade an der Tür."),
+                ("agent", "Kein Problem, ich warte."), ("customer", "Ja, genau, letzte Woche.")], {"moving"}),
+        ("en", [("agent", "Is there a little one on the way?"), ("customer", "Sorry, hang on, the dog is barking at the postman."),
+                ("agent", "No worries."), ("customer", "Yes. End of February, actually.")], {"new_child"}),
+        ("en", [("agent", "Are you moving house?"), ("customer", "No."), ("agent", "Okay, thanks."),
+                ("customer", "Yes, that's fine.")], set()),
+    ],
+)
+def test_a_yes_after_an_aside_answers_the_question_before_it(events, language, turns, expected):
+    assert events(*turns, language=language) == expected
+
+
+@pytest.mark.parametrize(
+    "language, agent, customer, expected",
+    [
+        ("de", "Sind Sie umgezogen?", "Genau deswegen rufe ich an.", {"moving"}),
+        ("de", "Haben Sie geheiratet?", "Das ist auch der Grund für meinen Anruf.", {"marriage"}),
+        ("en", "Are you moving house?", "That's why I'm calling, actually.", {"moving"}),
+        ("en", "Did you get married?", "That is the reason I rang.", {"marriage"}),
+    ],
+)
+def test_that_is_why_confirms_the_agents_question(events, language, agent, customer, expected):
+    assert events(("agent", agent), ("customer", customer), language=language) == expected
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("en", "We've got a little one on the way, due in March."),
+        ("en", "Number two is on the way, so we need a bigger car."),
+        ("de", "Bei uns ist ein Kind unterwegs, Ende Mai ist es so weit."),
+        ("de", "Das Zweite ist schon unterwegs."),
+    ],
+)
+def test_a_child_on_the_way_is_a_new_child(events, language, text):
+    assert events(("customer", text), language=language) == {"new_child"}
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("de", "Das zweite Paket ist schon unterwegs, sagt die Sendungsverfolgung."),
+        ("de", "Die Ersatzkarte ist unterwegs."),
+        ("en", "Your replacement is on the way, the courier said."),
+        ("en", "Another one is on the way from the warehouse."),
+    ],
+)
+def test_a_parcel_on_the_way_is_no_child(events, language, text):
+    assert events(("customer", text), language=language) == set()

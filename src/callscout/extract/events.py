@@ -72,12 +72,12 @@ def _still_someone_elses(view: SentenceView, start: int, label: str, someone_els
 
 def _confirmed_events(turns: list[Turn], position: int, rules: RuleSet, by_label) -> list[Signal]:
     """Events the agent asks about ("Fängt er im Herbst mit dem Studium an?") that the customer
-    confirms at the start of the next turn ("Ja, genau.")."""
+    confirms at the start of the next turn ("Ja, genau."), or of the turn after an aside."""
     agent, turn = previous_agent_turn(turns, position), turns[position]
     if agent is None or not turn.views or turn_opening(turn.views[0], rules) != "confirm":
         return []
     signals = []
-    for view in prompt_views(agent):
+    for view in _asked(turns, position, agent, rules):
         if speaks_like_agent(view):
             continue  # a recommendation answered "ja, schicken Sie mir das" confirms no life event
         for label, start, _ in view.events:
@@ -85,6 +85,19 @@ def _confirmed_events(turns: list[Turn], position: int, rules: RuleSet, by_label
                 evidence = f"{view.evidence} — {turn.views[0].evidence}"
                 signals.append(make_signal("life_event", label, turn, evidence, CONFIRMED))
     return signals
+
+
+def _asked(turns: list[Turn], position: int, agent: Turn, rules: RuleSet) -> list[SentenceView]:
+    """What the customer's "yes" answers: the agent's question just before, or, when that turn
+    asks nothing and the customer's turn before it neither confirmed nor denied (an aside: "Moment,
+    da klingelt's ... So, wo waren wir?"), the question one exchange earlier."""
+    views = prompt_views(agent)
+    if any(view.events for view in views) or position < 3:
+        return views
+    aside, earlier = turns[position - 2], turns[position - 3]
+    if aside.is_agent or not earlier.is_agent or not aside.views or turn_opening(aside.views[0], rules):
+        return views
+    return views + [view for view in prompt_views(earlier) if view.evidence.rstrip().endswith("?")]
 
 
 def sensitive_signals(turns: list[Turn], rules: RuleSet) -> list[Signal]:
