@@ -403,3 +403,36 @@ def test_a_child_on_the_way_is_a_new_child(events, language, text):
 )
 def test_a_parcel_on_the_way_is_no_child(events, language, text):
     assert events(("customer", text), language=language) == set()
+
+
+@pytest.mark.parametrize(
+    "language, text, expected",
+    [
+        ("de", "Der Schrank ist gestern ins Kinderzimmer umgezogen.", set()),
+        ("de", "Das Arbeitszimmer ist in den Keller umgezogen.", set()),
+        ("en", "The telly moved into the bedroom last week.", set()),
+        ("en", "Our router has moved to the hallway.", set()),
+        ("de", "Wir sind letzte Woche umgezogen.", {"moving"}),
+        ("en", "We moved last week.", {"moving"}),
+    ],
+)
+def test_a_thing_that_moved_is_no_move_of_the_household(events, language, text, expected):
+    assert events(("customer", text), language=language) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Ausziehen musste er, nicht ich.", set()),
+        ("Heiraten will er im Sommer, mein Bruder ist ganz aufgeregt.", set()),
+        ("Die Kinder und ich sind letzte Woche umgezogen.", {"moving"}),
+        ("Umziehen müssen wir im Mai.", {"moving"}),
+    ],
+)
+def test_a_third_party_subject_after_the_verb_is_someone_elses_event(events, text, expected):
+    assert events(("customer", text), language="de") == expected
+
+
+@pytest.mark.parametrize("text", ["Nee, die Kreditkarte skippen wir.", "Die Kreditkarte lassen wir weg.", "Die Kreditkarte streichen wir."])
+def test_leaving_a_product_out_declines_it(holdings, text):
+    assert "kreditkarte" in holdings(("customer", text), language="de")["declined"]

@@ -83,16 +83,23 @@ def is_vague(view: SentenceView) -> bool:
     return view.has_cue("hypothetical") or view.has_cue("later")
 
 
+SUBJECT_AFTER_VERB = 2  # words after the trigger where an inverted subject stands
+
+
 def is_third_party(view: SentenceView, start: int, rule: EventRule) -> bool:
     """Someone else is the subject: a third-party word before the trigger and no "I"/"we" between."""
     exempt = rule.third_party_exempt or frozenset()
     if "all" in exempt:
         return False
     firsts = [s for s, _ in view.cue_spans("first_person")]
+    clause = view.clause_range(start)
     for tp_start, tp_end in view.cue_spans("third_party"):
-        if tp_start >= start or view.words[tp_start] in exempt:
+        if view.words[tp_start] in exempt:
             continue
-        if not any(tp_end <= first < start for first in firsts):
+        if tp_start < start and not any(tp_end <= first < start for first in firsts):
+            return True
+        # the subject after the verb ("ausziehen musste er, nicht ich"), none of "ich/wir" in the clause
+        if start < tp_start <= start + SUBJECT_AFTER_VERB and not any(first in clause for first in firsts):
             return True
     return False
 
