@@ -436,3 +436,21 @@ def test_a_third_party_subject_after_the_verb_is_someone_elses_event(events, tex
 @pytest.mark.parametrize("text", ["Nee, die Kreditkarte skippen wir.", "Die Kreditkarte lassen wir weg.", "Die Kreditkarte streichen wir."])
 def test_leaving_a_product_out_declines_it(holdings, text):
     assert "kreditkarte" in holdings(("customer", text), language="de")["declined"]
+
+
+@pytest.mark.parametrize(
+    "language, text, expected",
+    [
+        ("en", "My spouse was born and raised in Ohio.", set()),
+        ("en", "I was born in Leeds, so the accent's real.", set()),
+        ("de", "Ich bin in Danzig geboren, deshalb der Name.", set()),
+        ("de", "Meine Frau ist geboren und aufgewachsen in Kiel.", set()),
+        ("en", "Our daughter was born three weeks ago.", {"new_child"}),
+        ("de", "Unser Sohn ist letzte Woche geboren.", {"new_child"}),
+        ("en", "All the factory jobs are going overseas these days.", set()),
+        ("de", "Die ganzen Arbeitsplätze gehen ins Ausland.", set()),
+        ("en", "We're going abroad for a month in June.", {"travel_abroad"}),
+    ],
+)
+def test_words_read_in_their_context(events, language, text, expected):
+    assert events(("customer", text), language=language) == expected

@@ -83,7 +83,9 @@ def is_vague(view: SentenceView) -> bool:
     return view.has_cue("hypothetical") or view.has_cue("later")
 
 
-SUBJECT_AFTER_VERB = 2  # words after the trigger where an inverted subject stands
+SUBJECT_AFTER_VERB = 2
+BIRTH_WORDS = frozenset({"born", "geboren"})
+BIRTH_REACH = 4  # words of a trigger span searched for the birth itself  # words after the trigger where an inverted subject stands
 
 
 def is_third_party(view: SentenceView, start: int, rule: EventRule) -> bool:
@@ -93,9 +95,13 @@ def is_third_party(view: SentenceView, start: int, rule: EventRule) -> bool:
         return False
     firsts = [s for s, _ in view.cue_spans("first_person")]
     clause = view.clause_range(start)
+    births = any(word in BIRTH_WORDS for word in view.words[start:start + BIRTH_REACH])
+    possessives = [s for s, _ in view.cue_spans("possessive")]
     for tp_start, tp_end in view.cue_spans("third_party"):
         if view.words[tp_start] in exempt:
             continue
+        if births and any(tp_start - 2 <= p < tp_start for p in possessives):
+            continue  # "our daughter was born": the household's own child is the one born
         if tp_start < start and not any(tp_end <= first < start for first in firsts):
             return True
         # the subject after the verb ("ausziehen musste er, nicht ich"), none of "ich/wir" in the clause
