@@ -160,3 +160,19 @@ def test_store_keeps_each_catalogues_signals_and_opportunities(tmp_path):
         assert declined == [("bank", "kredit"), ("shop", "laptop")]
         assert store.catalogues_of(call_id_for(sha)) == ["bank", "shop"]
         assert store.counts()["segments"] == 1
+
+
+def test_the_report_of_one_catalogue_counts_its_own_opportunities_only(tmp_path):
+    from callscout.report import Filters, build_report
+
+    sha = hashlib.sha256(b"report call").hexdigest()
+    with Store(tmp_path / "s.db") as store:
+        for catalogue, product in (("bank", "hausrat"), ("shop", "laptop_bag")):
+            record = CallRecord(call_id_for(sha), "/calls/r.txt", sha, "processing", customer_id="K-2", catalogue=catalogue)
+            store.save_call(record, _result(product, "nothing"))
+        both = build_report(store, Filters())
+        bank = build_report(store, Filters(catalogue="bank"))
+        shop = build_report(store, Filters(catalogue="shop"))
+    assert (both.calls, both.opportunities) == (1, 2)
+    assert (bank.calls, bank.opportunities, [o.key for o in bank.by_product]) == (1, 1, ["hausrat"])
+    assert (shop.calls, shop.opportunities, [o.key for o in shop.by_product]) == (1, 1, ["laptop_bag"])

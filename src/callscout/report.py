@@ -151,8 +151,9 @@ class _Query:
     def scope(self, status: str = "done") -> tuple[str, list[Any]]:
         clauses, parameters = ["c.status = ?"], [status]
         if self.filters.catalogue is not None:
-            clauses.append("EXISTS (SELECT 1 FROM call_results r WHERE r.call_id = c.id AND r.catalogue = ?)")
-            parameters.append(self.filters.catalogue)
+            # done for this catalogue (a call may be done for several), or failed while processed with it
+            clauses.append("(c.catalogue = ? OR EXISTS (SELECT 1 FROM call_results r WHERE r.call_id = c.id AND r.catalogue = ?))")
+            parameters.extend([self.filters.catalogue, self.filters.catalogue])
         if self.filters.since is not None:
             clauses.append(f"{CALL_DAY} >= ?")
             parameters.append(self.filters.since.isoformat())
