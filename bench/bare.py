@@ -13,7 +13,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from callscout.models import resolve_whisper_model
+from callscout.asr.models import resolve_whisper_model
 
 
 def main() -> None:

@@ -36,15 +36,15 @@ def timed_into(spent: Counter, stage: str, method):
 
 
 def main() -> None:
-    from callscout.allocator import keep_freed_memory
+    from callscout.asr.allocator import keep_freed_memory
 
     keep_freed_memory()  # as ``process`` does first, before any thread starts
     from faster_whisper import WhisperModel
 
-    from callscout.batch_decode import BatchDecoder
-    from callscout.catalogue import load_catalogue
+    from callscout.asr.batch_decode import BatchDecoder
+    from callscout.match.catalogue import load_catalogue
     from callscout.config import Config
-    from callscout.transcribe import Transcriber, vocabulary_hint
+    from callscout.asr.transcribe import Transcriber, vocabulary_hint
 
     files = [Path(name) for name in sys.argv[1:]]
     transcriber = Transcriber(Config(), vocabulary=vocabulary_hint(load_catalogue(CATALOGUE)))

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from callscout.inputs import files_in
-from callscout.open_files import open_for_writing
-from callscout.watch import SettleTracker
+from callscout.inputs.discovery import files_in
+from callscout.watch.open_files import open_for_writing
+from callscout.watch.folder import SettleTracker
 
 
 def median_ms(action, repeat: int) -> float:

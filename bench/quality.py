@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "src"))
 
-from callscout.evaluate import SPLITS, evaluate_files, split_rows  # noqa: E402
+from callscout.evaluation.quality import SPLITS, evaluate_files, split_rows  # noqa: E402
 from callscout.extract import Extractor, load_encoder  # noqa: E402
 
 GOLD = [SHARED / "eval" / name for name in ("dev_calls.jsonl", "dev2_calls_a.jsonl", "dev2_calls_b.jsonl")]
@@ -48,7 +48,7 @@ def markdown(reports, seconds: float) -> str:
         "",
         "Split: a call is in the tuning half when the first hex digit of sha256(call id) is even, else held out. "
         "Opportunities are scored before the policy cut; `errors: …` rows count misses (false positives and "
-        "false negatives, opportunities and life events) per error class (`src/callscout/eval_errors.py`).",
+        "false negatives, opportunities and life events) per error class (`src/callscout/evaluation/errors.py`).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

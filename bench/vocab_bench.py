@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from inputs import OUT, ROOT, exact_clips  # noqa: E402
 
 from callscout.records import Segment  # noqa: E402
-from callscout.transcribe import echoes_vocabulary, spliced, vocabulary_hint, vocabulary_terms  # noqa: E402
+from callscout.asr.transcribe import echoes_vocabulary, spliced, vocabulary_hint, vocabulary_terms  # noqa: E402
 
 CATALOGUES = ROOT / "fixtures" / "catalogues"
 
@@ -100,7 +100,7 @@ HINT_STYLES.update({name: (lambda catalogue, make=make: make(catalogue) if make 
 
 def through_callscout(model, path: Path, language: str, hint: str | None, settings: dict) -> str:
     from callscout.config import Config
-    from callscout.transcribe import Transcriber
+    from callscout.asr.transcribe import Transcriber
 
     transcriber = Transcriber(Config(language=language, **settings), model=model, vocabulary=hint)
     return " ".join(s.text for s in transcriber.transcribe_file(path).segments)
@@ -129,8 +129,8 @@ def main() -> None:
     import jiwer
     from faster_whisper import WhisperModel
 
-    from callscout.catalogue import load_catalogue
-    from callscout.models import resolve_whisper_model
+    from callscout.match.catalogue import load_catalogue
+    from callscout.asr.models import resolve_whisper_model
     from run_bench import normalise
 
     model = WhisperModel(resolve_whisper_model("base"), device="cpu", compute_type="int8")

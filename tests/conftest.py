@@ -39,6 +39,6 @@ def _isolated_config(_empty_config, monkeypatch):
 def transcriber():
     """The real faster-whisper base model, loaded once for the whole test session."""
     from callscout.config import Config
-    from callscout.transcribe import Transcriber
+    from callscout.asr.transcribe import Transcriber
 
     return Transcriber(Config())

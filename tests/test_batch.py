@@ -12,8 +12,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from callscout.cli import app
-from callscout.cli_output import run_with_progress
+from callscout.cli.commands import app
+from callscout.cli.output import run_with_progress
 from callscout.process import FileOutcome, Pipeline, RunSummary
 from tests.test_watch import CATALOGUE, KeywordExtractor, call_text, drop, files_below
 
@@ -139,9 +139,9 @@ def test_the_summary_gives_the_time_of_each_stage(tmp_path, fake_extraction):
 
 @contextmanager
 def opened_pipeline(db: Path):
-    from callscout.catalogue import load_catalogue
+    from callscout.match.catalogue import load_catalogue
     from callscout.config import Config
-    from callscout.store import Store
+    from callscout.store.database import Store
 
     with Store(db) as store:
         yield Pipeline(Config(), load_catalogue(CATALOGUE), store)

@@ -1,4 +1,4 @@
-"""Batched decoding across recordings (``callscout.batch_decode``).
+"""Batched decoding across recordings (``callscout.asr.batch_decode``).
 
 Window packing and time mapping are plain unit tests. The slow ones run the real base model:
 recordings decoded together give each its own language and the text it gets alone, a bad
@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callscout import batch_decode, windowing
-from callscout.windowing import SAMPLE_RATE, Stream, Window, packed
-from callscout.transcribe import Transcriber
+from callscout.asr import batch_decode
+
+from callscout.asr import windowing
+from callscout.asr.windowing import SAMPLE_RATE, Stream, Window, packed
+from callscout.asr.transcribe import Transcriber
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "fixtures" / "calls"
@@ -113,7 +115,7 @@ def test_no_speech_gives_no_windows():
 
 
 def test_the_vad_reads_streams_side_by_side_and_finds_the_same_windows():
-    from callscout.audio import load_channels
+    from callscout.asr.audio import load_channels
 
     streams = [
         Stream(number, channel.samples)
@@ -134,8 +136,8 @@ def test_a_window_echoing_the_hotwords_is_decoded_again_without_them(transcriber
     aside)."""
     import jiwer
 
-    from callscout.audio import load_channels
-    from callscout.batch_decode import BatchDecoder
+    from callscout.asr.audio import load_channels
+    from callscout.asr.batch_decode import BatchDecoder
 
     german = load_channels(CALLS / "azure_de_testing.wav")[0].samples
     english = load_channels(CALLS / "quilter_en.wav")[0].samples
@@ -193,8 +195,8 @@ class EncoderInputs:
 def test_short_windows_are_encoded_fitted_and_a_doubted_one_again_with_30_s(transcriber, monkeypatch):
     import jiwer
 
-    from callscout.audio import load_channels
-    from callscout.batch_decode import BatchDecoder
+    from callscout.asr.audio import load_channels
+    from callscout.asr.batch_decode import BatchDecoder
 
     english = load_channels(CALLS / "quilter_en.wav")[0].samples  # 5.9 s
     streams = [Stream("en", english)]
@@ -231,8 +233,8 @@ class GenerateCalls:
 
 @pytest.mark.slow
 def test_windows_the_greedy_decoder_is_unsure_of_are_searched_with_beams(transcriber, monkeypatch):
-    from callscout.audio import load_channels
-    from callscout.batch_decode import UNSURE_BEAM, BatchDecoder
+    from callscout.asr.audio import load_channels
+    from callscout.asr.batch_decode import UNSURE_BEAM, BatchDecoder
 
     german = load_channels(CALLS / "azure_de_testing.wav")[0].samples
     english = load_channels(CALLS / "quilter_en.wav")[0].samples
@@ -270,8 +272,8 @@ def test_a_long_segment_is_cut_at_its_sentences_timed_by_their_length():
 def test_a_window_written_as_one_long_segment_is_cut_at_its_sentences(transcriber, full_windows, monkeypatch):
     import jiwer
 
-    from callscout.catalogue import load_catalogue
-    from callscout.transcribe import vocabulary_hint
+    from callscout.match.catalogue import load_catalogue
+    from callscout.asr.transcribe import vocabulary_hint
 
     vocabulary = vocabulary_hint(load_catalogue(ROOT / "fixtures" / "catalogues" / "finanz.yaml"))
     config = replace(transcriber.config, language="de")
@@ -296,7 +298,7 @@ def test_a_batch_splits_into_nearly_equal_runs_one_per_worker():
 
 def test_one_decoder_worker_unless_configured_and_several_share_the_cores():
     from callscout.config import Config
-    from callscout.transcribe import decoder_threads
+    from callscout.asr.transcribe import decoder_threads
 
     assert decoder_threads("cpu", Config(), cores=2) == (1, 0)  # CTranslate2's own thread count
     assert decoder_threads("cuda", Config(), cores=8) == (1, 0)
@@ -312,8 +314,8 @@ def test_the_parts_of_a_batch_are_decoded_on_the_models_workers_as_one_batch_wou
     """``num_workers = 2``: a batch in two parts, each on its worker, gives what one batch gives."""
     import jiwer
 
-    from callscout.audio import load_channels
-    from callscout.batch_decode import BatchDecoder
+    from callscout.asr.audio import load_channels
+    from callscout.asr.batch_decode import BatchDecoder
 
     from callscout.config import Config
 

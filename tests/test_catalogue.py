@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from callscout.catalogue import CatalogueError, load_catalogue, load_catalogues
+from callscout.match.catalogue import CatalogueError, load_catalogue, load_catalogues
 from tests.conftest import FIXTURES
 
 VALID = """

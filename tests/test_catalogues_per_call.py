@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Signal, Transcript
-from callscout.store import Store
-from callscout.store_rows import call_id_for
+from callscout.store.database import Store
+from callscout.store.rows import call_id_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUES = ROOT / "fixtures" / "catalogues"
@@ -163,7 +163,7 @@ def test_store_keeps_each_catalogues_signals_and_opportunities(tmp_path):
 
 
 def test_the_report_of_one_catalogue_counts_its_own_opportunities_only(tmp_path):
-    from callscout.report import Filters, build_report
+    from callscout.report.data import Filters, build_report
 
     sha = hashlib.sha256(b"report call").hexdigest()
     with Store(tmp_path / "s.db") as store:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callscout.export import export_opportunities
-from callscout.store import Store
+from callscout.crm.export import export_opportunities
+from callscout.store.database import Store
 from tests.test_bad_inputs import cli_command, cli_env, query, write_calls
 from tests.test_crash_safety import FAKE_RUN, check_complete
 
@@ -65,7 +65,7 @@ def test_two_writers_and_a_reader_on_one_store(tmp_path):
 
 def test_two_stores_opening_a_new_file_at_once_both_migrate_cleanly(tmp_path):
     db = tmp_path / "new.db"
-    opener = "import sys; from callscout.store import Store; Store(sys.argv[1]).close()"
+    opener = "import sys; from callscout.store.database import Store; Store(sys.argv[1]).close()"
     openers = [start([sys.executable, "-c", opener, str(db)], ROOT) for _ in range(4)]
     for process in openers:
         assert process.wait() == 0, process.stderr.read()

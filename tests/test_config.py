@@ -180,14 +180,14 @@ def test_models_list_uses_models_dir_from_the_config_file(tmp_path):
 
 def test_models_install_uses_models_dir_from_the_config_file(tmp_path, monkeypatch):
     import callscout.extract.encoders
-    import callscout.int8_model
-    import callscout.models
-    from callscout.cli import app
+    import callscout.asr.int8_model
+    import callscout.asr.models
+    from callscout.cli.commands import app
 
     models = tmp_path / "elsewhere"
     (tmp_path / "callscout.toml").write_text(f'models_dir = "{models}"\n')
-    monkeypatch.setattr(callscout.models, "install_base", lambda folder: folder / "whisper-base")
-    monkeypatch.setattr(callscout.int8_model, "int8_copy", lambda path, folder: folder / "int8")
+    monkeypatch.setattr(callscout.asr.models, "install_base", lambda folder: folder / "whisper-base")
+    monkeypatch.setattr(callscout.asr.int8_model, "int8_copy", lambda path, folder: folder / "int8")
     monkeypatch.setattr(callscout.extract.encoders, "install_use_weights", lambda folder: folder / "use")
     monkeypatch.delenv("CALLSCOUT_MODELS_DIR", raising=False)
     result = CliRunner().invoke(app, ["models", "install", "--config", str(tmp_path / "callscout.toml")])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from callscout.store import Store
+from callscout.store.database import Store
 from tests.test_bad_inputs import cli_command, cli_env, fake_pipeline, query, write_calls
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FAKE_RUN = textwrap.dedent(
     """
     import sys
-    from callscout.store import Store
+    from callscout.store.database import Store
     from tests.test_bad_inputs import fake_pipeline
     with Store(sys.argv[1]) as store:
         fake_pipeline(store).run([sys.argv[2]])
@@ -96,7 +96,7 @@ def test_a_call_left_processing_is_processed_again(tmp_path):
 
 
 def pipeline_input(path: Path):
-    from callscout.inputs import discover
+    from callscout.inputs.discovery import discover
 
     return discover([path])[0][0]
 

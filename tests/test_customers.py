@@ -16,14 +16,14 @@ import sys
 
 import pytest
 
-from callscout.catalogue import Policy, load_catalogue
-from callscout.customers import customer_timeline
-from callscout.export import export_opportunities
-from callscout.match import match_opportunities
+from callscout.match.catalogue import Policy, load_catalogue
+from callscout.store.history import customer_timeline
+from callscout.crm.export import export_opportunities
+from callscout.match.opportunities import match_opportunities
 from callscout.records import CallRecord, CallResult, Segment, Signal, Transcript
-from callscout.render import render_call
-from callscout.store import Store
-from callscout.store_rows import call_id_for, evidence_id_for, opportunity_id_for
+from callscout.cli.render import render_call
+from callscout.store.database import Store
+from callscout.store.rows import call_id_for, evidence_id_for, opportunity_id_for
 from tests.conftest import FIXTURES
 
 CATALOGUE = load_catalogue(FIXTURES / "catalogues" / "finanz.yaml")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from callscout.evaluate import Counts, evaluate_file, expected_opportunities, load_gold
+from callscout.evaluation.quality import Counts, evaluate_file, expected_opportunities, load_gold
 from callscout.extract import Extractor, HashingEncoder
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -30,7 +30,7 @@ def test_counts():
 
 
 def test_expected_opportunities(tmp_path):
-    from callscout.catalogue import load_catalogues
+    from callscout.match.catalogue import load_catalogues
 
     catalogues = load_catalogues(SHARED / "catalogues")
     first, second = load_gold(write_gold(tmp_path))
@@ -51,7 +51,7 @@ def test_evaluate_file_report(tmp_path):
 
 
 def test_split_rule_is_pinned():
-    from callscout.evaluate import split_of
+    from callscout.evaluation.quality import split_of
 
     # first hex digit of sha256(id): e, 4 -> tuning; f, 7, b -> held-out
     assert [split_of(i) for i in ("d-de-finanz-001", "d-en-finanz-004")] == ["tuning", "tuning"]
@@ -61,7 +61,7 @@ def test_split_rule_is_pinned():
 def test_split_halves_the_dev_calls():
     import pytest
 
-    from callscout.evaluate import load_gold_files, split_of
+    from callscout.evaluation.quality import load_gold_files, split_of
 
     files = [SHARED / "eval" / name for name in ("dev_calls.jsonl", "dev2_calls_a.jsonl", "dev2_calls_b.jsonl")]
     if not all(f.exists() for f in files):
@@ -73,7 +73,7 @@ def test_split_halves_the_dev_calls():
 def test_gold_files_refuse_a_repeated_call_id(tmp_path):
     import pytest
 
-    from callscout.evaluate import load_gold_files
+    from callscout.evaluation.quality import load_gold_files
 
     path = write_gold(tmp_path)
     with pytest.raises(ValueError, match="appears twice"):
@@ -110,7 +110,7 @@ class KeywordExtractor:
 
 
 def gold_call(call_id, language, catalogue, customer, speaker="customer", **gold):
-    from callscout.evaluate import GoldCall
+    from callscout.evaluation.quality import GoldCall
 
     return GoldCall(call_id, language, catalogue, [("agent", "Hello."), (speaker, customer)], **gold)
 
@@ -134,9 +134,9 @@ ERROR_CASES = [
 
 
 def test_each_error_class_comes_from_its_gold_call():
-    from callscout.catalogue import load_catalogues
-    from callscout.eval_errors import ERROR_CLASSES
-    from callscout.evaluate import evaluate_calls
+    from callscout.match.catalogue import load_catalogues
+    from callscout.evaluation.errors import ERROR_CLASSES
+    from callscout.evaluation.quality import evaluate_calls
 
     report = evaluate_calls([call for call, _ in ERROR_CASES], load_catalogues(SHARED / "catalogues"), KeywordExtractor())
     found = {}
@@ -159,7 +159,7 @@ def test_each_error_class_comes_from_its_gold_call():
 def test_cli_prints_tuning_held_out_and_all(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from callscout.cli import app
+    from callscout.cli.commands import app
 
     monkeypatch.setenv("CALLSCOUT_ENCODER", "hashing")
     gold = write_gold(tmp_path)  # call "a" is in the tuning half, "b" held out

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_heads_fit_the_default_encoder_and_the_taxonomy():
-    from callscout.taxonomy import load_taxonomy
+    from callscout.match.taxonomy import load_taxonomy
 
     heads = load_heads()
     assert heads is not None and heads.encoder == "use"
@@ -44,7 +44,7 @@ def test_a_proposal_needs_both_heads_to_be_sure():
 
 @pytest.fixture(scope="module")
 def extract_events():
-    from callscout.catalogue import load_catalogue
+    from callscout.match.catalogue import load_catalogue
     from callscout.extract import Extractor
     from callscout.extract.encoders import load_encoder
     from callscout.records import Segment, Transcript

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from callscout import export
-from callscout.export import (
+from callscout.crm import export
+from callscout.crm.export import (
     CALL_FIELDS,
     SuffixMismatch,
     UnknownFormat,
@@ -16,8 +16,8 @@ from callscout.export import (
     write_atomically,
 )
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Transcript
-from callscout.store import Store
-from callscout.store_rows import call_id_for
+from callscout.store.database import Store
+from callscout.store.rows import call_id_for
 
 
 def save_call(store, name, evidence="Wir ziehen nach Köln um", products=("home_insurance",), customer="K-7"):

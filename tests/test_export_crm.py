@@ -10,11 +10,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from callscout.crm import MappingError, load_mapping
-from callscout.export import FORMULA_PREFIXES, ExportResult, export_opportunities, export_target, run_export
+from callscout.crm.mappings import MappingError, load_mapping
+from callscout.crm.export import FORMULA_PREFIXES, ExportResult, export_opportunities, export_target, run_export
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Signal, Transcript
-from callscout.store import Store
-from callscout.store_rows import call_id_for
+from callscout.store.database import Store
+from callscout.store.rows import call_id_for
 
 SF_COLUMNS = [
     "Callscout_Id__c", "Name", "StageName", "CloseDate", "Account.Customer_Id__c", "Amount", "Description", "LeadSource",
@@ -265,7 +265,7 @@ def test_no_csv_cell_starts_a_formula(store, tmp_path, fmt, formula):
 def test_cli_export_salesforce_with_mapping_and_since_last(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from callscout.cli import app
+    from callscout.cli.commands import app
 
     db = tmp_path / "calls.db"
     with Store(db) as store:
@@ -294,7 +294,7 @@ def test_cli_export_salesforce_with_mapping_and_since_last(tmp_path, monkeypatch
 def test_cli_export_errors(tmp_path, args, message):
     from typer.testing import CliRunner
 
-    from callscout.cli import app
+    from callscout.cli.commands import app
 
     db = tmp_path / "calls.db"
     Store(db).close()

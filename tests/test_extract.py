@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callscout.catalogue import load_catalogues
+from callscout.match.catalogue import load_catalogues
 from callscout.extract import Extractor, HashingEncoder, guess_language
 from callscout.records import Segment, Transcript
 
@@ -121,7 +121,7 @@ def test_unknown_language_is_guessed(extractor, catalogues):
 
 
 def test_need_concepts_widen_matching_products_only():
-    from callscout.catalogue import parse_catalogue
+    from callscout.match.catalogue import parse_catalogue
     from callscout.extract.needs import NeedIndex, concepts_for
     from callscout.extract.rules import load_concepts
 

@@ -7,7 +7,7 @@ import spacy
 from callscout.extract.pipeline import build_pipeline
 from callscout.extract.products import ProductMatcher, squash
 from callscout.extract.rules import load_rules
-from callscout.catalogue import parse_catalogue
+from callscout.match.catalogue import parse_catalogue
 
 
 def test_components_mark_events_and_cues():

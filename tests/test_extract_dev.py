@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callscout.catalogue import load_catalogues
-from callscout.evaluate import evaluate_calls, load_gold
+from callscout.match.catalogue import load_catalogues
+from callscout.evaluation.quality import evaluate_calls, load_gold
 from callscout.extract import Extractor, load_encoder
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callscout.catalogue import load_catalogue
+from callscout.match.catalogue import load_catalogue
 from callscout.extract import Extractor, HashingEncoder
 from callscout.extract import pipeline
 from callscout.extract.needs import need_candidates

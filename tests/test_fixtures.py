@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callscout.inputs import read_meta
-from callscout.transcripts import parse_transcript
+from callscout.inputs.discovery import read_meta
+from callscout.inputs.transcripts import parse_transcript
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from callscout.inputs import (
+from callscout.inputs.discovery import (
     AUDIO_SUFFIXES,
     InputError,
     InputFile,
@@ -238,7 +238,7 @@ def test_discover_the_fixtures():
 
 
 def test_an_oversized_sidecar_is_one_line_error_without_reading_it_whole(tmp_path):
-    from callscout.inputs import MAX_SIDECAR_BYTES
+    from callscout.inputs.discovery import MAX_SIDECAR_BYTES
 
     (tmp_path / "call.txt").write_text("Kunde: Hallo.\n", encoding="utf-8")
     padding = " " * (MAX_SIDECAR_BYTES + 10)

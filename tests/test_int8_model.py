@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from callscout.config import Config
-from callscout.int8_model import UnsupportedModel, _rewrite, int8_copy, read_variables, write_int8_copy
-from callscout.transcribe import whisper_model_path
+from callscout.asr.int8_model import UnsupportedModel, _rewrite, int8_copy, read_variables, write_int8_copy
+from callscout.asr.transcribe import whisper_model_path
 
 F32, I8, F16 = 0, 1, 4
 
@@ -116,7 +116,7 @@ def test_the_model_itself_where_no_copy_can_or_need_be_made(small_model, tmp_pat
 
 
 def test_models_list_names_the_copy_once_it_is_made(tmp_path):
-    from callscout.models import list_models
+    from callscout.asr.models import list_models
 
     model = write_model(tmp_path / "models" / "whisper-small", [("w/weight", F16, np.ones((2, 2), np.float16))])
     assert "int8 copy" not in {i.name: i for i in list_models(tmp_path / "models")}["small"].note
@@ -140,7 +140,7 @@ def test_ctranslate2_gives_bit_identical_outputs_from_the_copy_and_loads_it_fast
     import ctranslate2
     from faster_whisper import WhisperModel, decode_audio
 
-    from callscout.models import resolve_whisper_model
+    from callscout.asr.models import resolve_whisper_model
 
     source = resolve_whisper_model("base")
     copy = int8_copy(source, tmp_path)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from callscout.catalogue import Policy, parse_catalogue
-from callscout.match import choose_pitch, match_opportunities
+from callscout.match.catalogue import Policy, parse_catalogue
+from callscout.match.opportunities import choose_pitch, match_opportunities
 from callscout.records import Pitch, Signal
-from callscout.store import Store
-from callscout.store_rows import opportunity_id_for
+from callscout.store.database import Store
+from callscout.store.rows import opportunity_id_for
 
 CATALOGUE = parse_catalogue(
     {
@@ -94,7 +94,7 @@ def test_store_records_the_chosen_pitch(tmp_path):
     import hashlib
 
     from callscout.records import CallRecord, CallResult, Transcript
-    from callscout.store_rows import call_id_for
+    from callscout.store.rows import call_id_for
 
     rows = {}
     with Store(":memory:") as store:

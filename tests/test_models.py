@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from callscout.models import ModelError, expected_checksums, install_base, list_models, resolve_whisper_model
+from callscout.asr.models import ModelError, expected_checksums, install_base, list_models, resolve_whisper_model
 
 
 def test_checksums_in_models_dir_match_package_copy():

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from callscout.crm import MappingError, load_mapping
-from callscout.outcomes import OutcomesError, import_outcomes, parse_amount, parse_day, parse_status
-from callscout.store import Store
-from callscout.store_rows import opportunity_id_for
+from callscout.crm.mappings import MappingError, load_mapping
+from callscout.crm.outcomes import OutcomesError, import_outcomes, parse_amount, parse_day, parse_status
+from callscout.store.database import Store
+from callscout.store.rows import opportunity_id_for
 from tests.test_customers import CATALOGUE, BABY, MOVING, NO_LIFE, opportunities, save, snapshot, ticking_clock
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from callscout.purge import purge_transcripts
-from callscout.store import Store
+from callscout.store.purge import purge_transcripts
+from callscout.store.database import Store
 from tests.test_bad_inputs import CATALOGUE, cli_env, fake_pipeline, query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,7 +192,7 @@ def test_calls_in_flight_are_left_alone(tmp_path):
     db = tmp_path / "calls.db"
     with Store(db) as store:
         pipeline = fake_pipeline(store)
-        from callscout.inputs import discover
+        from callscout.inputs.discovery import discover
 
         record = pipeline._new_record(discover([path])[0][0], None)
         store.mark_processing(record)  # another run is transcribing it now

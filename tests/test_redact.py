@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callscout.records import CallResult, Opportunity, Segment, Signal, Transcript
-from callscout.redact import (
+from callscout.redact.identifiers import (
     card_is_valid,
     iban_is_valid,
     redact_result,

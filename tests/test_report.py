@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Transcript
-from callscout.report import Filters, build_report, iso_week, print_summary
-from callscout.report_html import interval, percent, render_html
-from callscout.stats import chi_square_sf, chi_square_test, fisher_exact, wilson_interval
-from callscout.store import Store
-from callscout.store_rows import call_id_for, opportunity_id_for
+from callscout.report.data import Filters, build_report, iso_week, print_summary
+from callscout.report.html import interval, percent, render_html
+from callscout.report.stats import chi_square_sf, chi_square_test, fisher_exact, wilson_interval
+from callscout.store.database import Store
+from callscout.store.rows import call_id_for, opportunity_id_for
 
 EVIL = "<script>alert('x')</script>"
 NAMES = {"hausrat": "Hausrat & Glas", "rechtsschutz": "Rechtsschutz", "bauspar": f"Bausparen {EVIL}", "kredit": "Kredit"}
@@ -500,7 +500,7 @@ def store_file(tmp_path):
 
 
 def test_cli_and_report_data_do_not_load_matplotlib():
-    code = "import sys, callscout.cli, callscout.report, callscout.report_html; print('matplotlib' in sys.modules)"
+    code = "import sys, callscout.cli.commands, callscout.report.data, callscout.report.html; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

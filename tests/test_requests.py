@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from callscout.catalogue import Policy, load_catalogues, parse_catalogue
-from callscout.crm import load_mapping
-from callscout.export import export_opportunities, run_export
+from callscout.match.catalogue import Policy, load_catalogues, parse_catalogue
+from callscout.crm.mappings import load_mapping
+from callscout.crm.export import export_opportunities, run_export
 from callscout.extract import Extractor, HashingEncoder
-from callscout.match import CROSS_SELL, REQUEST, match_opportunities, opportunity_type
+from callscout.match.opportunities import CROSS_SELL, REQUEST, match_opportunities, opportunity_type
 from callscout.records import SIGNAL_KINDS, CallRecord, CallResult, Segment, Signal, Transcript
-from callscout.render import render_call
-from callscout.store import Store
-from callscout.store_rows import call_id_for
+from callscout.cli.render import render_call
+from callscout.store.database import Store
+from callscout.store.rows import call_id_for
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -1,4 +1,4 @@
-"""Speaker roles inferred from the dialogue when the labels say nothing (``callscout.roles``),
+"""Speaker roles inferred from the dialogue when the labels say nothing (``callscout.inputs.roles``),
 their source stored with the call (migration 006), shown by ``show`` and scored by ``eval --unlabelled``.
 
 Every dialogue here is written for these tests; none comes from an evaluation set.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from callscout.records import AGENT, CUSTOMER, UNKNOWN, Segment, Signal, Transcript
-from callscout.roles import (
+from callscout.inputs.roles import (
     CHANNELS,
     INFERRED,
     LABELS,
@@ -25,8 +25,8 @@ from callscout.roles import (
     normalise_text,
     roles_lines,
 )
-from callscout.store import Store
-from callscout.transcripts import parse_txt
+from callscout.store.database import Store
+from callscout.inputs.transcripts import parse_txt
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -318,7 +318,7 @@ class NotAgentExtractor:
 
 
 def process(tmp_path: Path, text: str) -> tuple[Store, str]:
-    from callscout.catalogue import load_catalogue
+    from callscout.match.catalogue import load_catalogue
     from callscout.config import Config
     from callscout.process import Pipeline
 
@@ -351,7 +351,7 @@ def test_the_pipeline_stores_labels_as_the_source(tmp_path):
 def test_show_prints_where_the_roles_came_from(tmp_path):
     from typer.testing import CliRunner
 
-    from callscout.cli import app
+    from callscout.cli.commands import app
 
     store, call_id = process(tmp_path, "\n".join(f"{label}: {line}" for label, line in GERMAN_CALL))
     with store:
@@ -404,7 +404,7 @@ def test_migration_006_on_a_release_0_1_0_store(tmp_path):
 
 
 def test_unlabelled_gold_turns_get_neutral_labels_in_turn_order():
-    from callscout.evaluate import GoldCall
+    from callscout.evaluation.quality import GoldCall
 
     call = GoldCall("x", "de", "finanz", [("customer", "Hallo?"), ("agent", "Guten Tag."), ("customer", "Ja.")])
     assert [(s.label, s.speaker) for s in call.unlabelled_transcript().segments] == [
@@ -431,7 +431,7 @@ def write_gold(tmp_path: Path) -> Path:
 def test_cli_eval_unlabelled_reports_role_accuracy(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from callscout.cli import app
+    from callscout.cli.commands import app
 
     monkeypatch.setenv("CALLSCOUT_ENCODER", "hashing")
     args = ["eval", str(write_gold(tmp_path)), "--catalogues", str(SHARED / "catalogues")]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from callscout.catalogue import load_catalogue
+from callscout.match.catalogue import load_catalogue
 from callscout.config import Config
 from callscout.process import Pipeline
-from callscout.store import Store
+from callscout.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -21,7 +21,7 @@ HEAVY = ("faster_whisper", "ctranslate2", "spacy", "torch", "sentence_transforme
 
 
 def test_cli_module_imports_no_model_library():
-    code = f"import sys, callscout.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
+    code = f"import sys, callscout.cli.commands; print([m for m in {HEAVY!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -77,8 +77,8 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     import faster_whisper
 
     from callscout.extract import encoders, extractor, pipeline
-    from callscout.batch_decode import BatchDecoder
-    from callscout.transcribe import Transcriber
+    from callscout.asr.batch_decode import BatchDecoder
+    from callscout.asr.transcribe import Transcriber
 
     calls = tmp_path / "calls"
     calls.mkdir()
@@ -117,7 +117,7 @@ def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
 def test_recordings_are_transcribed_in_groups_without_the_ones_already_stored(tmp_path, monkeypatch):
     """A group holds the run's next recordings that still need transcribing (up to about
     ``batch_size`` windows of audio); a stored one is never transcribed again."""
-    from callscout.transcribe import Transcriber
+    from callscout.asr.transcribe import Transcriber
 
     calls = tmp_path / "calls"
     calls.mkdir()
@@ -181,10 +181,10 @@ def test_spacys_cli_is_deferred_only_for_an_init_that_takes_nothing_else_from_it
 ENCODE_TWICE = """
 import resource, sys
 import numpy as np
-from callscout.allocator import keep_freed_memory
+from callscout.asr.allocator import keep_freed_memory
 print(keep_freed_memory() if sys.argv[1] == "kept" else "default")
 from faster_whisper import WhisperModel
-from callscout.models import resolve_whisper_model
+from callscout.asr.models import resolve_whisper_model
 model = WhisperModel(resolve_whisper_model("base"), device="cpu", compute_type="int8", cpu_threads=2)
 silence = np.zeros((2, 80, 3000), np.float32)  # two 30 s windows: 144 MB of attention scores a layer
 model.encode(silence)
@@ -214,7 +214,7 @@ import numpy as np
 from faster_whisper.audio import decode_audio
 from faster_whisper.tokenizer import Tokenizer
 from callscout.config import Config
-from callscout.transcribe import Transcriber
+from callscout.asr.transcribe import Transcriber
 model = Transcriber(Config(batched=False)).model  # built from the main thread
 features = model.feature_extractor(decode_audio(sys.argv[1]))[..., :3000]
 encoded = model.encode(features[np.newaxis])

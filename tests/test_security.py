@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from callscout.export import FORMULA_PREFIXES
-from callscout.store import Store
-from callscout.watch import WatchOptions, watch_folder
+from callscout.crm.export import FORMULA_PREFIXES
+from callscout.store.database import Store
+from callscout.watch.folder import WatchOptions, watch_folder
 from tests.test_bad_inputs import CATALOGUE, GOOD_CALL, cli_env, fake_pipeline, query
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 import pytest
 
-from callscout.speakers import DEFAULT_ROLES, role_for
+from callscout.inputs.speakers import DEFAULT_ROLES, role_for
 
 AGENT_LABELS = [
     "Berater", "Beraterin", "Mitarbeiter", "Mitarbeiterin", "Kundenberater", "Kundenberaterin",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from callscout.catalogue import load_catalogue
+from callscout.match.catalogue import load_catalogue
 from callscout.extract import Extractor, HashingEncoder
 from callscout.records import Segment, Transcript
 

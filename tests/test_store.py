@@ -6,8 +6,8 @@ import pytest
 from sqlite_utils.db import Table
 
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Signal, Transcript
-from callscout.store import CallNotFound, Store
-from callscout.store_rows import call_id_for, opportunity_id_for, signal_id_for
+from callscout.store.database import CallNotFound, Store
+from callscout.store.rows import call_id_for, opportunity_id_for, signal_id_for
 
 VOLATILE = {"processed_at", "updated_at"}
 

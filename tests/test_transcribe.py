@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callscout.audio import AudioError, load_channels
+from callscout.asr.audio import AudioError, load_channels
 
 
 def normalise(text: str) -> str:
@@ -89,8 +89,8 @@ def test_silence_yields_no_invented_text(tmp_path, transcriber):
 
 
 def test_vocabulary_hint_names_every_product_first_then_aliases_once_each():
-    from callscout.catalogue import parse_catalogue
-    from callscout.transcribe import vocabulary_hint
+    from callscout.match.catalogue import parse_catalogue
+    from callscout.asr.transcribe import vocabulary_hint
 
     catalogue = parse_catalogue(
         {
@@ -107,11 +107,11 @@ def test_vocabulary_hint_names_every_product_first_then_aliases_once_each():
 def test_the_pipeline_gives_the_transcriber_the_catalogue_vocabulary_unless_switched_off(tmp_path):
     from dataclasses import replace
 
-    from callscout.catalogue import load_catalogue
+    from callscout.match.catalogue import load_catalogue
     from callscout.config import Config
     from callscout.process import Pipeline
-    from callscout.store import Store
-    from callscout.transcribe import vocabulary_hint
+    from callscout.store.database import Store
+    from callscout.asr.transcribe import vocabulary_hint
 
     catalogue = load_catalogue(Path(__file__).resolve().parents[1] / "fixtures" / "catalogues" / "finanz.yaml")
     with Store(tmp_path / "s.db") as store:
@@ -121,7 +121,7 @@ def test_the_pipeline_gives_the_transcriber_the_catalogue_vocabulary_unless_swit
 
 
 def test_a_segment_copying_the_product_list_is_an_echo():
-    from callscout.transcribe import echoes_vocabulary, vocabulary_terms
+    from callscout.asr.transcribe import echoes_vocabulary, vocabulary_terms
 
     vocabulary = vocabulary_terms("Haftpflichtversicherung, Reise-Kreditkarte, Laptoptasche, Ernährungsplan, Fitness-Abo")
     assert echoes_vocabulary("Haftpflichtversicherung, Reise-Kreditkarte,", vocabulary)
@@ -138,7 +138,7 @@ def test_a_segment_copying_the_product_list_is_an_echo():
 
 def test_an_echo_is_replaced_by_the_plain_decoding_of_its_stretch():
     from callscout.records import Segment
-    from callscout.transcribe import spliced
+    from callscout.asr.transcribe import spliced
 
     said = Segment("customer", "Ich brauche ein Schnellladegerät.", 0.0, 3.0)
     echo = Segment("customer", "Smartphone, Laptop-Rucksack,", 3.0, 4.0)
@@ -167,7 +167,7 @@ def _long_recording(tmp_path) -> Path:
 @pytest.mark.slow
 def test_a_long_recording_reports_audio_seconds_as_it_is_decoded(tmp_path):
     from callscout.config import Config
-    from callscout.transcribe import Transcriber
+    from callscout.asr.transcribe import Transcriber
 
     path = _long_recording(tmp_path)
     reports: list[tuple[float, float]] = []
@@ -185,7 +185,7 @@ def test_a_long_recording_reports_audio_seconds_as_it_is_decoded(tmp_path):
 @pytest.mark.slow
 def test_the_sequential_decoder_reports_progress_too(tmp_path):
     from callscout.config import Config
-    from callscout.transcribe import Transcriber
+    from callscout.asr.transcribe import Transcriber
 
     path = _long_recording(tmp_path)
     reports: list[float] = []
@@ -200,11 +200,11 @@ def test_process_shows_audio_minutes_of_a_long_recording_while_it_is_transcribed
 
     from rich.console import Console
 
-    from callscout.catalogue import load_catalogue
-    from callscout.cli_output import run_with_progress
+    from callscout.match.catalogue import load_catalogue
+    from callscout.cli.output import run_with_progress
     from callscout.config import Config
     from callscout.process import Pipeline
-    from callscout.store import Store
+    from callscout.store.database import Store
 
     path = _long_recording(tmp_path)
     out = io.StringIO()

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callscout.records import Segment, Transcript
-from callscout.transcripts import (
+from callscout.inputs.transcripts import (
     TRANSCRIPT_SUFFIXES,
     TranscriptError,
     parse_json,

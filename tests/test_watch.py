@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from callscout.catalogue import load_catalogue
+from callscout.match.catalogue import load_catalogue
 from callscout.config import Config
 from callscout.process import Pipeline, file_sha256
 from callscout.records import Signal
-from callscout.store import Store
-from callscout.watch import (
+from callscout.store.database import Store
+from callscout.watch.folder import (
     SettleTracker,
     WatchOptions,
     claim,
@@ -53,7 +53,7 @@ class KeywordExtractor:
 def run_cli_with_fake() -> None:
     """Entry point for subprocesses: the real CLI with ``KeywordExtractor`` injected."""
     Pipeline.extractor = property(lambda self: KeywordExtractor())
-    from callscout.cli import app
+    from callscout.cli.commands import app
 
     app(prog_name="callscout")
 
@@ -248,7 +248,7 @@ def test_stop_during_a_file_finishes_it(inbox, store):
 @pytest.mark.parametrize("events", [True, False], ids=["watchdog", "polling"])
 def test_files_arriving_later_are_taken(inbox, pipeline, monkeypatch, events):
     if not events:
-        monkeypatch.setattr("callscout.watch._start_observer", lambda inbox, wake: None)
+        monkeypatch.setattr("callscout.watch.folder._start_observer", lambda inbox, wake: None)
     stop = threading.Event()
 
     def drop_later() -> None:  # the watcher (and its store) stays in the main thread
@@ -272,7 +272,7 @@ def test_files_arriving_later_are_taken(inbox, pipeline, monkeypatch, events):
 def start_watch(inbox: Path, db: Path, *extra: str, fake: bool = True) -> subprocess.Popen:
     """The CLI in a subprocess; its stderr goes to a file (``process.log``), never blocking it."""
     code = "from tests.test_watch import run_cli_with_fake; run_cli_with_fake()" if fake else (
-        "from callscout.cli import app; app(prog_name='callscout')"
+        "from callscout.cli.commands import app; app(prog_name='callscout')"
     )
     config = db.parent / "empty-config.toml"  # no user or checkout config leaks in
     config.write_text("", encoding="utf-8")

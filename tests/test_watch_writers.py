@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from callscout import open_files
+from callscout.watch import open_files
 from callscout.process import file_sha256
-from callscout.watch import SettleTracker, Watcher, WatchOptions, signature, watch_folder
+from callscout.watch.folder import SettleTracker, Watcher, WatchOptions, signature, watch_folder
 from tests.test_watch import call_text, drop, files_below, inbox, pipeline, store  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.skipif(not open_files.available(), reason="needs Linux /proc")
@@ -90,7 +90,7 @@ def test_open_for_writing_sees_another_process_after_a_rename(tmp_path):
 @pytest.mark.parametrize("events", [True, False], ids=["watchdog", "polling"])
 def test_a_file_open_for_writing_is_not_taken(tmp_path, inbox, pipeline, store, monkeypatch, events):
     if not events:
-        monkeypatch.setattr("callscout.watch._start_observer", lambda inbox, wake: None)
+        monkeypatch.setattr("callscout.watch.folder._start_observer", lambda inbox, wake: None)
     path, closed = inbox / "slow.txt", tmp_path / "closed"
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(path), FIRST, REST, str(closed), "1.5"], stdout=subprocess.PIPE, text=True
@@ -118,7 +118,7 @@ def test_a_file_open_for_writing_is_not_taken(tmp_path, inbox, pipeline, store, 
 
 
 def test_a_held_file_does_not_make_the_watcher_spin(inbox, pipeline, monkeypatch):
-    monkeypatch.setattr("callscout.watch._start_observer", lambda inbox, wake: None)
+    monkeypatch.setattr("callscout.watch.folder._start_observer", lambda inbox, wake: None)
     rounds = []
     original = Watcher.round
     monkeypatch.setattr(Watcher, "round", lambda self: rounds.append(1) or original(self))

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from callscout.guards import MAX_LOOP_WORDS, MAX_REPEATS, collapse_loops, doubtless, without_repetitions
+from callscout.asr.guards import MAX_LOOP_WORDS, MAX_REPEATS, collapse_loops, doubtless, without_repetitions
 from callscout.records import Segment
-from callscout.transcribe import Transcriber
+from callscout.asr.transcribe import Transcriber
 
 ROOT = Path(__file__).resolve().parents[1]
 GERMAN_SPEECH = ROOT / "fixtures" / "calls" / "azure_de_testing.wav"  # 34.14 s, read German text
@@ -110,7 +110,7 @@ def test_loud_pink_noise_does_get_past_the_vad(sounds):
     """So ``pink_noise_loud`` above tests the model and the guard, not only the VAD."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    from callscout.audio import load_channels
+    from callscout.asr.audio import load_channels
 
     path = sounds / "pink_noise_loud.wav"
     if not path.exists():

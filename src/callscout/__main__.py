@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from callscout.cli import app
+from callscout.cli.commands import app
 
 
 def main() -> None:

@@ -24,16 +24,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from callscout.catalogue import Catalogue
+from callscout.match.catalogue import Catalogue
 from callscout.config import Config
-from callscout.audio import AudioError
-from callscout.inputs import InputError, InputFile, customer_from_name, discover
-from callscout.models import ModelError
+from callscout.asr.audio import AudioError
+from callscout.inputs.discovery import InputError, InputFile, customer_from_name, discover
+from callscout.asr.models import ModelError
 from callscout.records import CUSTOMER, CallRecord, CallResult, Segment, Transcript
-from callscout.redact import redact_result
-from callscout.store import Store
-from callscout.store_rows import call_id_for
-from callscout.transcripts import TranscriptError
+from callscout.redact.identifiers import redact_result
+from callscout.store.database import Store
+from callscout.store.rows import call_id_for
+from callscout.inputs.transcripts import TranscriptError
 
 log = logging.getLogger("callscout")
 
@@ -94,7 +94,7 @@ class Pipeline:
     @property
     def transcriber(self):
         if self._transcriber is None:
-            from callscout.transcribe import Transcriber, vocabulary_hint
+            from callscout.asr.transcribe import Transcriber, vocabulary_hint
 
             vocabulary = vocabulary_hint(self.catalogue) if self.config.catalogue_hotwords else None
             self._transcriber = Transcriber(self.config, vocabulary=vocabulary)
@@ -104,7 +104,7 @@ class Pipeline:
     def extractor(self):
         if self._extractor is None:
             from callscout.extract import Extractor, load_encoder
-            from callscout.models import default_models_dir
+            from callscout.asr.models import default_models_dir
 
             models_dir = self.config.models_dir or default_models_dir()
             self._extractor = Extractor(encoder=load_encoder(self.config.encoder, models_dir))
@@ -189,8 +189,8 @@ class Pipeline:
 
     def analyse(self, transcript: Transcript) -> CallResult:
         from callscout.extract import guess_language
-        from callscout.match import match_opportunities
-        from callscout.roles import assign_roles
+        from callscout.match.opportunities import match_opportunities
+        from callscout.inputs.roles import assign_roles
 
         if self._warming is not None:
             self._warming.join()
@@ -212,14 +212,14 @@ class Pipeline:
             if isinstance(result, Exception):
                 raise result
             return result, seconds
-        from callscout.transcripts import parse_transcript
+        from callscout.inputs.transcripts import parse_transcript
 
         check_transcript_size(item.path)
         return parse_transcript(item.path, self.config.speaker_roles), None
 
     def _transcribe_group(self, item: InputFile, customer_pattern: str | None) -> None:
         """Transcribe ``item`` with the next recordings of the run that still need it, so
-        short calls share the decoder's batches (``batch_decode``)."""
+        short calls share the decoder's batches (``asr.batch_decode``)."""
         group = [item] + self._group_followers(item, customer_pattern)
         started = time.perf_counter()
         # The warm-up (pure Python, holding the GIL) starts once the audio is read and the model
@@ -238,7 +238,7 @@ class Pipeline:
     def _group_followers(self, item: InputFile, customer_pattern: str | None) -> list[InputFile]:
         """The recordings after ``item`` that fit in one group: about ``batch_size`` windows of
         audio in all, so a group's audio stays small in memory; none that is already stored."""
-        from callscout.audio import duration_seconds
+        from callscout.asr.audio import duration_seconds
 
         budget = self.config.batch_size * self.config.batch_chunk_seconds
         try:

@@ -41,7 +41,7 @@ class Transcript:
     language: str | None = None
     duration_s: float | None = None
     language_probability: float | None = None
-    # Where the speakers' roles came from (``callscout.roles``): labels, channels or inferred;
+    # Where the speakers' roles came from (``callscout.inputs.roles``): labels, channels or inferred;
     # None while unknown. role_confidence: 1.0 for labels and channels, the inference's otherwise.
     role_source: str | None = None
     role_confidence: float | None = None
@@ -113,5 +113,5 @@ class CallRecord:
     error: str | None = None
     processed_at: str | None = None
     sensitive: bool = False  # the call touched a sensitive topic
-    role_source: str | None = None  # labels, channels, inferred or None (``callscout.roles``)
+    role_source: str | None = None  # labels, channels, inferred or None (``callscout.inputs.roles``)
     role_confidence: float | None = None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from callscout.catalogue import Catalogue
+from callscout.match.catalogue import Catalogue
 from callscout.extract.encoders import Encoder, load_encoder
 from callscout.extract.event_heads import cue_features, load_heads
 from callscout.extract.events import event_candidates, life_event_signals, sensitive_signals

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from callscout.catalogue import Catalogue, Product
+from callscout.match.catalogue import Catalogue, Product
 from callscout.extract.encoders import Encoder
 from callscout.extract.cues import assess_trigger
 from callscout.extract.rules import NeedConcept, RuleSet, load_concepts

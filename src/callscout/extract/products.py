@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from callscout.catalogue import Catalogue
+from callscout.match.catalogue import Catalogue
 from callscout.extract.rules import RuleSet
 from callscout.extract.views import SentenceView
 
