@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "src"))
 
-from callscout.match.catalogue import load_catalogues  # noqa: E402
 from callscout.extract import Extractor, load_encoder  # noqa: E402
+from callscout.match.catalogue import load_catalogues  # noqa: E402
 from callscout.match.opportunities import match_opportunities  # noqa: E402
 from callscout.records import Segment, Transcript  # noqa: E402
 

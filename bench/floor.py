@@ -42,9 +42,9 @@ def main() -> None:
     from faster_whisper import WhisperModel
 
     from callscout.asr.batch_decode import BatchDecoder
-    from callscout.match.catalogue import load_catalogue
-    from callscout.config import Config
     from callscout.asr.transcribe import Transcriber, vocabulary_hint
+    from callscout.config import Config
+    from callscout.match.catalogue import load_catalogue
 
     files = [Path(name) for name in sys.argv[1:]]
     transcriber = Transcriber(Config(), vocabulary=vocabulary_hint(load_catalogue(CATALOGUE)))

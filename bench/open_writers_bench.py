@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from callscout.inputs.discovery import files_in
-from callscout.watch.open_files import open_for_writing
 from callscout.watch.folder import SettleTracker
+from callscout.watch.open_files import open_for_writing
 
 
 def median_ms(action, repeat: int) -> float:
@@ -74,7 +74,7 @@ def main() -> None:
                 running = sum(1 for name in os.listdir("/proc") if name.isdigit())
                 idents = {(p.stat().st_dev, p.stat().st_ino) for p in files}
                 writing = len(open_for_writing(idents))
-                scan = median_ms(lambda: open_for_writing(idents), args.repeat)
+                scan = median_ms(lambda idents=idents: open_for_writing(idents), args.repeat)
                 settle = median_ms(lambda: tracker.update(list(files_in(inbox))), args.repeat)
                 print(f"{running:>24} | {writing:>22} | {scan:>13.1f} | {settle:>14.1f}")
             finally:

@@ -192,8 +192,8 @@ def table(runs: list[Run]) -> str:
 
 def machine() -> str:
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    cpu = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), platform.processor())
-    flags = set(next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), []))
+    cpu = next((row.split(":", 1)[1].strip() for row in info.splitlines() if row.startswith("model name")), platform.processor())
+    flags = set(next((row.split(":", 1)[1].split() for row in info.splitlines() if row.startswith("flags")), []))
     # CTranslate2 picks its kernels by instruction set, and this workplace's 2-core machines
     # differ: bare faster-whisper took 11.8 s for the 80 s file on one, 22.8 s on an AVX2-only one.
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"

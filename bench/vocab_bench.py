@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from inputs import OUT, ROOT, exact_clips  # noqa: E402
 
-from callscout.records import Segment  # noqa: E402
 from callscout.asr.transcribe import echoes_vocabulary, spliced, vocabulary_hint, vocabulary_terms  # noqa: E402
+from callscout.records import Segment  # noqa: E402
 
 CATALOGUES = ROOT / "fixtures" / "catalogues"
 
@@ -99,8 +99,8 @@ HINT_STYLES.update({name: (lambda catalogue, make=make: make(catalogue) if make 
 
 
 def through_callscout(model, path: Path, language: str, hint: str | None, settings: dict) -> str:
-    from callscout.config import Config
     from callscout.asr.transcribe import Transcriber
+    from callscout.config import Config
 
     transcriber = Transcriber(Config(language=language, **settings), model=model, vocabulary=hint)
     return " ".join(s.text for s in transcriber.transcribe_file(path).segments)
@@ -128,10 +128,10 @@ def transcribed(model, path: Path, language: str, hint: str | None, guard: bool,
 def main() -> None:
     import jiwer
     from faster_whisper import WhisperModel
-
-    from callscout.match.catalogue import load_catalogue
-    from callscout.asr.models import resolve_whisper_model
     from run_bench import normalise
+
+    from callscout.asr.models import resolve_whisper_model
+    from callscout.match.catalogue import load_catalogue
 
     model = WhisperModel(resolve_whisper_model("base"), device="cpu", compute_type="int8")
     catalogues = {name: load_catalogue(CATALOGUES / f"{name}.yaml") for name in ("finanz", "technik")}

@@ -38,7 +38,7 @@ def _isolated_config(_empty_config, monkeypatch):
 @pytest.fixture(scope="session")
 def transcriber():
     """The real faster-whisper base model, loaded once for the whole test session."""
-    from callscout.config import Config
     from callscout.asr.transcribe import Transcriber
+    from callscout.config import Config
 
     return Transcriber(Config())

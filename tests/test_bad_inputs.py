@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callscout.match.catalogue import load_catalogue
 from callscout.config import Config
+from callscout.inputs.transcripts import TRANSCRIPT_SUFFIXES, TranscriptError, parse_transcript
+from callscout.match.catalogue import load_catalogue
 from callscout.process import MAX_TRANSCRIPT_BYTES, Pipeline
 from callscout.records import Signal
 from callscout.store.database import Store
-from callscout.inputs.transcripts import TRANSCRIPT_SUFFIXES, TranscriptError, parse_transcript
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "fixtures/catalogues/finanz.yaml"

@@ -4,8 +4,8 @@ and ``watch --once`` as cron runs it."""
 from __future__ import annotations
 
 import io
-from contextlib import contextmanager
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -139,8 +139,8 @@ def test_the_summary_gives_the_time_of_each_stage(tmp_path, fake_extraction):
 
 @contextmanager
 def opened_pipeline(db: Path):
-    from callscout.match.catalogue import load_catalogue
     from callscout.config import Config
+    from callscout.match.catalogue import load_catalogue
     from callscout.store.database import Store
 
     with Store(db) as store:

@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callscout.asr import batch_decode
-
-from callscout.asr import windowing
-from callscout.asr.windowing import SAMPLE_RATE, Stream, Window, packed
+from callscout.asr import batch_decode, windowing
 from callscout.asr.transcribe import Transcriber
+from callscout.asr.windowing import SAMPLE_RATE, Stream, Window, packed
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "fixtures" / "calls"
@@ -272,8 +270,8 @@ def test_a_long_segment_is_cut_at_its_sentences_timed_by_their_length():
 def test_a_window_written_as_one_long_segment_is_cut_at_its_sentences(transcriber, full_windows, monkeypatch):
     import jiwer
 
-    from callscout.match.catalogue import load_catalogue
     from callscout.asr.transcribe import vocabulary_hint
+    from callscout.match.catalogue import load_catalogue
 
     vocabulary = vocabulary_hint(load_catalogue(ROOT / "fixtures" / "catalogues" / "finanz.yaml"))
     config = replace(transcriber.config, language="de")
@@ -297,8 +295,8 @@ def test_a_batch_splits_into_nearly_equal_runs_one_per_worker():
 
 
 def test_one_decoder_worker_unless_configured_and_several_share_the_cores():
-    from callscout.config import Config
     from callscout.asr.transcribe import decoder_threads
+    from callscout.config import Config
 
     assert decoder_threads("cpu", Config(), cores=2) == (1, 0)  # CTranslate2's own thread count
     assert decoder_threads("cuda", Config(), cores=8) == (1, 0)
@@ -316,7 +314,6 @@ def test_the_parts_of_a_batch_are_decoded_on_the_models_workers_as_one_batch_wou
 
     from callscout.asr.audio import load_channels
     from callscout.asr.batch_decode import BatchDecoder
-
     from callscout.config import Config
 
     model = Transcriber(Config(num_workers=2)).model

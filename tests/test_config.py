@@ -179,9 +179,9 @@ def test_models_list_uses_models_dir_from_the_config_file(tmp_path):
 
 
 def test_models_install_uses_models_dir_from_the_config_file(tmp_path, monkeypatch):
-    import callscout.extract.encoders
     import callscout.asr.int8_model
     import callscout.asr.models
+    import callscout.extract.encoders
     from callscout.cli.commands import app
 
     models = tmp_path / "elsewhere"

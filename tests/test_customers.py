@@ -16,13 +16,13 @@ import sys
 
 import pytest
 
-from callscout.match.catalogue import Policy, load_catalogue
-from callscout.store.history import customer_timeline
+from callscout.cli.render import render_call
 from callscout.crm.export import export_opportunities
+from callscout.match.catalogue import Policy, load_catalogue
 from callscout.match.opportunities import match_opportunities
 from callscout.records import CallRecord, CallResult, Segment, Signal, Transcript
-from callscout.cli.render import render_call
 from callscout.store.database import Store
+from callscout.store.history import customer_timeline
 from callscout.store.rows import call_id_for, evidence_id_for, opportunity_id_for
 from tests.conftest import FIXTURES
 

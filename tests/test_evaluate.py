@@ -134,9 +134,9 @@ ERROR_CASES = [
 
 
 def test_each_error_class_comes_from_its_gold_call():
-    from callscout.match.catalogue import load_catalogues
     from callscout.evaluation.errors import ERROR_CLASSES
     from callscout.evaluation.quality import evaluate_calls
+    from callscout.match.catalogue import load_catalogues
 
     report = evaluate_calls([call for call, _ in ERROR_CASES], load_catalogues(SHARED / "catalogues"), KeywordExtractor())
     found = {}

@@ -44,9 +44,9 @@ def test_a_proposal_needs_both_heads_to_be_sure():
 
 @pytest.fixture(scope="module")
 def extract_events():
-    from callscout.match.catalogue import load_catalogue
     from callscout.extract import Extractor
     from callscout.extract.encoders import load_encoder
+    from callscout.match.catalogue import load_catalogue
     from callscout.records import Segment, Transcript
 
     extractor = Extractor(encoder=load_encoder("use", ROOT / "models"))

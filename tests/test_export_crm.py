@@ -10,8 +10,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from callscout.crm.mappings import MappingError, load_mapping
 from callscout.crm.export import FORMULA_PREFIXES, ExportResult, export_opportunities, export_target, run_export
+from callscout.crm.mappings import MappingError, load_mapping
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Signal, Transcript
 from callscout.store.database import Store
 from callscout.store.rows import call_id_for

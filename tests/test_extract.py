@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from callscout.match.catalogue import load_catalogues
 from callscout.extract import Extractor, HashingEncoder, guess_language
+from callscout.match.catalogue import load_catalogues
 from callscout.records import Segment, Transcript
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -121,9 +121,9 @@ def test_unknown_language_is_guessed(extractor, catalogues):
 
 
 def test_need_concepts_widen_matching_products_only():
-    from callscout.match.catalogue import parse_catalogue
     from callscout.extract.needs import NeedIndex, concepts_for
     from callscout.extract.rules import load_concepts
+    from callscout.match.catalogue import parse_catalogue
 
     catalogue = parse_catalogue(
         {

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from callscout.match.catalogue import load_catalogues
 from callscout.evaluation.quality import evaluate_calls, load_gold
 from callscout.extract import Extractor, load_encoder
+from callscout.match.catalogue import load_catalogues
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GOLD = SHARED / "eval" / "dev_calls.jsonl"

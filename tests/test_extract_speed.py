@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callscout.match.catalogue import load_catalogue
-from callscout.extract import Extractor, HashingEncoder
-from callscout.extract import pipeline
+from callscout.extract import Extractor, HashingEncoder, pipeline
 from callscout.extract.needs import need_candidates
 from callscout.extract.rules import load_rules
+from callscout.match.catalogue import load_catalogue
 from callscout.records import Segment, Transcript
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

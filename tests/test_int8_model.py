@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callscout.config import Config
 from callscout.asr.int8_model import UnsupportedModel, _rewrite, int8_copy, read_variables, write_int8_copy
 from callscout.asr.transcribe import whisper_model_path
+from callscout.config import Config
 
 F32, I8, F16 = 0, 1, 4
 

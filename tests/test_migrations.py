@@ -4,8 +4,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from callscout.store.migrations import MIGRATIONS_TABLE, apply_migrations, migrations, schema_sql
 from callscout.store.database import Store
+from callscout.store.migrations import MIGRATIONS_TABLE, apply_migrations, migrations, schema_sql
 
 GOLDEN_SCHEMA = Path(__file__).with_name("golden_schema.sql")
 

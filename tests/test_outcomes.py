@@ -12,7 +12,7 @@ from callscout.crm.mappings import MappingError, load_mapping
 from callscout.crm.outcomes import OutcomesError, import_outcomes, parse_amount, parse_day, parse_status
 from callscout.store.database import Store
 from callscout.store.rows import opportunity_id_for
-from tests.test_customers import CATALOGUE, BABY, MOVING, NO_LIFE, opportunities, save, snapshot, ticking_clock
+from tests.test_customers import BABY, CATALOGUE, MOVING, NO_LIFE, opportunities, save, snapshot, ticking_clock
 
 
 @pytest.fixture

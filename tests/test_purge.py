@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from callscout.store.purge import purge_transcripts
 from callscout.store.database import Store
+from callscout.store.purge import purge_transcripts
 from tests.test_bad_inputs import CATALOGUE, cli_env, fake_pipeline, query
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from callscout.match.catalogue import Policy, load_catalogues, parse_catalogue
-from callscout.crm.mappings import load_mapping
+from callscout.cli.render import render_call
 from callscout.crm.export import export_opportunities, run_export
+from callscout.crm.mappings import load_mapping
 from callscout.extract import Extractor, HashingEncoder
+from callscout.match.catalogue import Policy, load_catalogues, parse_catalogue
 from callscout.match.opportunities import CROSS_SELL, REQUEST, match_opportunities, opportunity_type
 from callscout.records import SIGNAL_KINDS, CallRecord, CallResult, Segment, Signal, Transcript
-from callscout.cli.render import render_call
 from callscout.store.database import Store
 from callscout.store.rows import call_id_for
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from callscout.records import AGENT, CUSTOMER, UNKNOWN, Segment, Signal, Transcript
 from callscout.inputs.roles import (
     CHANNELS,
     INFERRED,
@@ -25,8 +24,9 @@ from callscout.inputs.roles import (
     normalise_text,
     roles_lines,
 )
-from callscout.store.database import Store
 from callscout.inputs.transcripts import parse_txt
+from callscout.records import AGENT, CUSTOMER, UNKNOWN, Segment, Signal, Transcript
+from callscout.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -318,8 +318,8 @@ class NotAgentExtractor:
 
 
 def process(tmp_path: Path, text: str) -> tuple[Store, str]:
-    from callscout.match.catalogue import load_catalogue
     from callscout.config import Config
+    from callscout.match.catalogue import load_catalogue
     from callscout.process import Pipeline
 
     (tmp_path / "call.txt").write_text(text, encoding="utf-8")

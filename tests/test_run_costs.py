@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callscout.match.catalogue import load_catalogue
 from callscout.config import Config
+from callscout.match.catalogue import load_catalogue
 from callscout.process import Pipeline
 from callscout.store.database import Store
 
@@ -76,9 +76,9 @@ def count_calls(monkeypatch, counts: Counter, owner, name: str) -> None:
 def test_one_run_loads_each_model_once(tmp_path, monkeypatch):
     import faster_whisper
 
-    from callscout.extract import encoders, extractor, pipeline
     from callscout.asr.batch_decode import BatchDecoder
     from callscout.asr.transcribe import Transcriber
+    from callscout.extract import encoders, extractor, pipeline
 
     calls = tmp_path / "calls"
     calls.mkdir()

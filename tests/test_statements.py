@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callscout.match.catalogue import load_catalogue
 from callscout.extract import Extractor, HashingEncoder
+from callscout.match.catalogue import load_catalogue
 from callscout.records import Segment, Transcript
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "fixtures" / "catalogues" / "finanz.yaml"

@@ -89,8 +89,8 @@ def test_silence_yields_no_invented_text(tmp_path, transcriber):
 
 
 def test_vocabulary_hint_names_every_product_first_then_aliases_once_each():
-    from callscout.match.catalogue import parse_catalogue
     from callscout.asr.transcribe import vocabulary_hint
+    from callscout.match.catalogue import parse_catalogue
 
     catalogue = parse_catalogue(
         {
@@ -107,11 +107,11 @@ def test_vocabulary_hint_names_every_product_first_then_aliases_once_each():
 def test_the_pipeline_gives_the_transcriber_the_catalogue_vocabulary_unless_switched_off(tmp_path):
     from dataclasses import replace
 
-    from callscout.match.catalogue import load_catalogue
+    from callscout.asr.transcribe import vocabulary_hint
     from callscout.config import Config
+    from callscout.match.catalogue import load_catalogue
     from callscout.process import Pipeline
     from callscout.store.database import Store
-    from callscout.asr.transcribe import vocabulary_hint
 
     catalogue = load_catalogue(Path(__file__).resolve().parents[1] / "fixtures" / "catalogues" / "finanz.yaml")
     with Store(tmp_path / "s.db") as store:
@@ -137,8 +137,8 @@ def test_a_segment_copying_the_product_list_is_an_echo():
 
 
 def test_an_echo_is_replaced_by_the_plain_decoding_of_its_stretch():
-    from callscout.records import Segment
     from callscout.asr.transcribe import spliced
+    from callscout.records import Segment
 
     said = Segment("customer", "Ich brauche ein Schnellladegerät.", 0.0, 3.0)
     echo = Segment("customer", "Smartphone, Laptop-Rucksack,", 3.0, 4.0)
@@ -166,8 +166,8 @@ def _long_recording(tmp_path) -> Path:
 
 @pytest.mark.slow
 def test_a_long_recording_reports_audio_seconds_as_it_is_decoded(tmp_path):
-    from callscout.config import Config
     from callscout.asr.transcribe import Transcriber
+    from callscout.config import Config
 
     path = _long_recording(tmp_path)
     reports: list[tuple[float, float]] = []
@@ -184,8 +184,8 @@ def test_a_long_recording_reports_audio_seconds_as_it_is_decoded(tmp_path):
 
 @pytest.mark.slow
 def test_the_sequential_decoder_reports_progress_too(tmp_path):
-    from callscout.config import Config
     from callscout.asr.transcribe import Transcriber
+    from callscout.config import Config
 
     path = _long_recording(tmp_path)
     reports: list[float] = []
@@ -200,9 +200,9 @@ def test_process_shows_audio_minutes_of_a_long_recording_while_it_is_transcribed
 
     from rich.console import Console
 
-    from callscout.match.catalogue import load_catalogue
     from callscout.cli.output import run_with_progress
     from callscout.config import Config
+    from callscout.match.catalogue import load_catalogue
     from callscout.process import Pipeline
     from callscout.store.database import Store
 

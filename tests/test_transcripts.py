@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callscout.records import Segment, Transcript
 from callscout.inputs.transcripts import (
     TRANSCRIPT_SUFFIXES,
     TranscriptError,
@@ -15,6 +14,7 @@ from callscout.inputs.transcripts import (
     parse_txt,
     parse_vtt,
 )
+from callscout.records import Segment, Transcript
 
 TEXT_PARSERS = [parse_txt, parse_vtt, parse_srt, parse_json]
 

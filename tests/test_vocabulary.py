@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callscout.match.catalogue import load_catalogue
 from callscout.asr.transcribe import Transcriber, vocabulary_hint
+from callscout.match.catalogue import load_catalogue
 
 CATALOGUES = Path(__file__).resolve().parents[1] / "fixtures" / "catalogues"
 # German sentences a customer might say, each naming catalogue products (from bench/vocab_bench.py).

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from callscout.match.catalogue import load_catalogue
 from callscout.config import Config
+from callscout.match.catalogue import load_catalogue
 from callscout.process import Pipeline, file_sha256
 from callscout.records import Signal
 from callscout.store.database import Store

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from callscout.asr.guards import MAX_LOOP_WORDS, MAX_REPEATS, collapse_loops, doubtless, without_repetitions
-from callscout.records import Segment
 from callscout.asr.transcribe import Transcriber
+from callscout.records import Segment
 
 ROOT = Path(__file__).resolve().parents[1]
 GERMAN_SPEECH = ROOT / "fixtures" / "calls" / "azure_de_testing.wav"  # 34.14 s, read German text

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from callscout import yamlfile
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted([*(ROOT / "src" / "callscout" / "data").rglob("*.yaml"), *(ROOT / "fixtures").rglob("*.yaml")])
 

@@ -47,7 +47,7 @@ def load_rows() -> list[dict]:
     rows = []
     for path in sorted(DATA.glob("*.jsonl")):
         language = next(part for part in path.stem.split("_") if part in ("de", "en"))
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             row["language"] = language
             rows.append(row)

@@ -24,16 +24,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from callscout.match.catalogue import Catalogue
-from callscout.config import Config
 from callscout.asr.audio import AudioError
-from callscout.inputs.discovery import InputError, InputFile, customer_from_name, discover
 from callscout.asr.models import ModelError
+from callscout.config import Config
+from callscout.inputs.discovery import InputError, InputFile, customer_from_name, discover
+from callscout.inputs.transcripts import TranscriptError
+from callscout.match.catalogue import Catalogue
 from callscout.records import CUSTOMER, CallRecord, CallResult, Segment, Transcript
 from callscout.redact.identifiers import redact_result
 from callscout.store.database import Store
 from callscout.store.rows import call_id_for
-from callscout.inputs.transcripts import TranscriptError
 
 log = logging.getLogger("callscout")
 
@@ -103,8 +103,8 @@ class Pipeline:
     @property
     def extractor(self):
         if self._extractor is None:
-            from callscout.extract import Extractor, load_encoder
             from callscout.asr.models import default_models_dir
+            from callscout.extract import Extractor, load_encoder
 
             models_dir = self.config.models_dir or default_models_dir()
             self._extractor = Extractor(encoder=load_encoder(self.config.encoder, models_dir))
@@ -189,8 +189,8 @@ class Pipeline:
 
     def analyse(self, transcript: Transcript) -> CallResult:
         from callscout.extract import guess_language
-        from callscout.match.opportunities import match_opportunities
         from callscout.inputs.roles import assign_roles
+        from callscout.match.opportunities import match_opportunities
 
         if self._warming is not None:
             self._warming.join()

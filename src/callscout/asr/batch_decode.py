@@ -166,7 +166,7 @@ class BatchDecoder:
         """The streams' pieces and languages; ``windows``: their ``stream_windows``, where found already.
         ``on_progress`` gets the share of the speech decoded (0-1) after each batch."""
         result = Decoded(pieces={index: [] for index in range(len(streams))})
-        for index, stream in enumerate(streams):
+        for stream in streams:
             if stream.language:
                 result.languages[stream.recording] = (stream.language, 1.0)
         queue = list(windows) if windows is not None else stream_windows(streams, self.chunk_seconds)
@@ -241,7 +241,7 @@ class BatchDecoder:
             mine = [n for n, row in enumerate(part.rows) if row in rows]
             if mine:
                 part_features, part_languages = features[part.rows], [languages[r] for r in part.rows]
-                jobs.append(lambda p=part, m=mine, f=part_features, l=part_languages: self._decoded(p.encoded, f, l, m, hotwords))
+                jobs.append(lambda p=part, m=mine, f=part_features, langs=part_languages: self._decoded(p.encoded, f, langs, m, hotwords))
                 order += [part.rows[n] for n in mine]
         by_row = dict(zip(order, [output for outputs in self._side_by_side(jobs) for output in outputs]))
         return [by_row[row] for row in rows]

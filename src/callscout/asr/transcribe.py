@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callscout.asr.audio import SAMPLE_RATE, Channel, load_channels
-from callscout.config import Config
 from callscout.asr.guards import guarded
 from callscout.asr.int8_model import int8_copy
 from callscout.asr.models import default_models_dir, resolve_whisper_model
-from callscout.records import CUSTOMER, Segment, Transcript
 from callscout.asr.windowing import available_cores
+from callscout.config import Config
+from callscout.records import CUSTOMER, Segment, Transcript
 
 log = logging.getLogger("callscout")
 

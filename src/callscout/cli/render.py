@@ -6,8 +6,8 @@ listed under "requested by the customer", apart from the cross-sell opportunitie
 
 from __future__ import annotations
 
-from callscout.match.opportunities import REQUESTED
 from callscout.inputs.roles import roles_lines
+from callscout.match.opportunities import REQUESTED
 
 
 def render_call(detail: dict) -> str:

@@ -21,11 +21,11 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from callscout.match.catalogue import Catalogue, load_catalogues
 from callscout.evaluation.errors import ERROR_CLASSES, classify
+from callscout.inputs.roles import assign_roles
+from callscout.match.catalogue import Catalogue, load_catalogues
 from callscout.match.opportunities import match_opportunities
 from callscout.records import UNKNOWN, Segment, Signal, Transcript
-from callscout.inputs.roles import assign_roles
 
 SENSITIVE_IDS = ("health", "bereavement")
 SPLITS = ("tuning", "held-out", "all")
@@ -71,7 +71,7 @@ def neutral_label(language: str, number: int) -> str:
 
 def load_gold(path: str | Path) -> list[GoldCall]:
     calls = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             raw = json.loads(line)
             known = {k: v for k, v in raw.items() if k in GoldCall.__dataclass_fields__}

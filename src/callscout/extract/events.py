@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from callscout.extract.cues import assess_trigger, speaks_like_agent, turn_opening
 from callscout.extract.event_heads import Proposal
-from callscout.extract.statements import analyse
 from callscout.extract.rules import RuleSet
+from callscout.extract.statements import analyse
 from callscout.extract.turns import Turn, make_signal, previous_agent_turn, prompt_views
 from callscout.extract.views import SentenceView
 from callscout.records import Signal
@@ -106,7 +106,7 @@ def sensitive_signals(turns: list[Turn], rules: RuleSet) -> list[Signal]:
         if not turn.is_customer:
             continue
         for view in turn.views:
-            for label, start, end in view.sensitive:
+            for label, start, _end in view.sensitive:
                 if _is_idiom(view, start, rules) or view.has_cue("negation", view.clause_range(start)):
                     continue
                 signals.append(make_signal("sensitive", label, turn, view.evidence, STATED))

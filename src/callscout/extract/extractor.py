@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from callscout.match.catalogue import Catalogue
 from callscout.extract.encoders import Encoder, load_encoder
 from callscout.extract.event_heads import cue_features, load_heads
 from callscout.extract.events import event_candidates, life_event_signals, sensitive_signals
@@ -21,6 +20,7 @@ from callscout.extract.products import ProductMatcher
 from callscout.extract.requests import request_signals
 from callscout.extract.rules import SUPPORTED_LANGUAGES, load_rules
 from callscout.extract.turns import Turn, best_per_label
+from callscout.match.catalogue import Catalogue
 from callscout.records import Signal, Transcript
 
 if TYPE_CHECKING:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from callscout.match.catalogue import Catalogue, Product
-from callscout.extract.encoders import Encoder
 from callscout.extract.cues import assess_trigger
+from callscout.extract.encoders import Encoder
 from callscout.extract.rules import NeedConcept, RuleSet, load_concepts
 from callscout.extract.turns import Turn, make_signal
 from callscout.extract.views import SentenceView
+from callscout.match.catalogue import Catalogue, Product
 from callscout.records import Signal
 
 MIN_WORDS = 5

@@ -194,7 +194,7 @@ def find_rule(view: SentenceView, rule: EventRule) -> list[tuple[int, int]]:
     for left, right in rule.combos:
         lefts = view.find(left)
         rights = view.find(right) if lefts else []  # the right part (all destinations) is the costly scan
-        pairs = [(l, r) for l in lefts for r in rights if abs(l[0] - r[0]) <= COMBO_WINDOW]
+        pairs = [(a, b) for a in lefts for b in rights if abs(a[0] - b[0]) <= COMBO_WINDOW]
         if pairs:
             spans.append(min(min(pairs[0]), max(pairs[0])))
     if not spans:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from callscout.match.catalogue import Catalogue
 from callscout.extract.rules import RuleSet
 from callscout.extract.views import SentenceView
+from callscout.match.catalogue import Catalogue
 
 MAX_WORDS = 4
 INFLECTIONS = ("", "s", "n", "e", "en", "es", "er", "ern", "ns")

@@ -8,6 +8,7 @@ from functools import lru_cache
 from importlib import resources
 
 from callscout import yamlfile
+
 SUPPORTED_LANGUAGES = ("de", "en")
 FLAGS = re.IGNORECASE | re.UNICODE
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from callscout.records import AGENT, CUSTOMER, Segment, Signal
 from callscout.extract.views import SentenceView
+from callscout.records import AGENT, CUSTOMER, Segment, Signal
 
 
 @dataclass

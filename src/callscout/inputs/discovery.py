@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from callscout.records import CallMeta
 from callscout.inputs.transcripts import TRANSCRIPT_SUFFIXES
+from callscout.records import CallMeta
 
 AUDIO_SUFFIXES = {".wav", ".mp3", ".m4a", ".ogg", ".opus", ".flac", ".mp4", ".webm", ".aac"}
 META_SUFFIX = ".meta.json"

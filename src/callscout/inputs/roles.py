@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from callscout.records import AGENT, CUSTOMER, UNKNOWN, Segment, Transcript
 from callscout.inputs.speakers import normalise_label
+from callscout.records import AGENT, CUSTOMER, UNKNOWN, Segment, Transcript
 from callscout.yamlfile import safe_load
 
 LABELS = "labels"

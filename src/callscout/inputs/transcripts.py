@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from callscout.records import Segment, Transcript
 from callscout.inputs.speakers import role_for
+from callscout.records import Segment, Transcript
 
 TRANSCRIPT_SUFFIXES = {".txt", ".vtt", ".srt", ".json"}
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 
 from callscout import yamlfile
-from callscout.records import Pitch
 from callscout.match.taxonomy import load_taxonomy
+from callscout.records import Pitch
 
 PRODUCT_ID = re.compile(r"^[a-z0-9_]+$")
 PITCH_ID = re.compile(r"^[A-Za-z0-9_-]+$")

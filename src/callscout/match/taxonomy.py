@@ -7,6 +7,8 @@ from functools import lru_cache
 from importlib import resources
 
 from callscout import yamlfile
+
+
 @dataclass(frozen=True)
 class Taxonomy:
     life_events: dict[str, dict[str, str]]  # id -> {language: description}

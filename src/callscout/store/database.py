@@ -26,9 +26,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from callscout.match.catalogue import Policy
+from callscout.records import CallRecord, CallResult, Opportunity, Segment, Signal
 from callscout.store.history import HELD, Previous, held_by_decline, load_history, load_previous, place
 from callscout.store.migrations import apply_migrations, migrations
-from callscout.records import CallRecord, CallResult, Opportunity, Segment, Signal
 from callscout.store.rows import (
     CALL_STATUSES,
     DONE,

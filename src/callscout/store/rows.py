@@ -14,9 +14,9 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
-from callscout.store.history import Placement
 from callscout.match.opportunities import choose_pitch
 from callscout.records import CallRecord, CallResult, Opportunity, Segment, Signal
+from callscout.store.history import Placement
 
 DONE = "done"
 FAILED = "failed"

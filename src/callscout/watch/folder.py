@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callscout.inputs.discovery import discover, files_in, kind_of, sidecar_path
-from callscout.watch.open_files import open_for_writing
 from callscout.process import FileOutcome, Pipeline, RunSummary
+from callscout.watch.open_files import open_for_writing
 
 log = logging.getLogger("callscout")
 
