@@ -176,3 +176,27 @@ def test_the_report_of_one_catalogue_counts_its_own_opportunities_only(tmp_path)
     assert (both.calls, both.opportunities) == (1, 2)
     assert (bank.calls, bank.opportunities, [o.key for o in bank.by_product]) == (1, 1, ["hausrat"])
     assert (shop.calls, shop.opportunities, [o.key for o in shop.by_product]) == (1, 1, ["laptop_bag"])
+
+
+def test_a_crm_summary_names_its_own_catalogues_signals_only(tmp_path):
+    from callscout.crm.export import with_call_context
+
+    sha = hashlib.sha256(b"crm call").hexdigest()
+    with Store(tmp_path / "s.db") as store:
+        for catalogue, declined in (("bank", "kredit"), ("shop", "tablet")):
+            record = CallRecord(call_id_for(sha), "/calls/c.txt", sha, "processing", customer_id="K-3", catalogue=catalogue)
+            store.save_call(record, _result("hausrat", declined))
+        rows = [dict(row) for row in store.iter_opportunities(with_call=True)]
+        context = {row["catalogue"]: sorted((s["kind"], s["label"]) for s in row["call_signals"]) for row in with_call_context(store, rows)}
+    assert context == {"bank": [("declined", "kredit"), ("life_event", "moving")], "shop": [("declined", "tablet"), ("life_event", "moving")]}
+
+
+def test_a_migrated_store_takes_a_result_without_catalogue_name_beside_its_own(tmp_path):
+    db = tmp_path / "old.db"
+    shutil.copy(RELEASE_STORE, db)
+    with Store(db) as store:
+        call = store.find_call(RELEASE_CALL)
+        record = CallRecord(call["id"], call["source_path"], call["source_sha256"], "processing", customer_id=call["customer_id"])
+        store.save_call(record, _result("hausrat", "nothing"))  # catalogue None: its own ids, no clash with the release's
+        assert sorted(store.catalogues_of(RELEASE_CALL)) == ["", "finanz"]
+    assert {row[0] for row in table(db, "SELECT id FROM opportunities WHERE catalogue = 'finanz'")} == set(RELEASE_OPPORTUNITIES)

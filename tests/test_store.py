@@ -92,11 +92,13 @@ def test_save_call_writes_every_table(store):
 
 def test_ids_are_stable_hashes():
     signal = Signal("need", "savings_plan", "sparen", "customer", 1.0, 2.0, 0.7, 3)
-    assert opportunity_id_for("abc", "x") == hashlib.sha256(b"abc:x").hexdigest()[:16]  # stores before 005
     assert opportunity_id_for("abc", "x", "finanz") == hashlib.sha256(b"abc:finanz:x").hexdigest()[:16]
-    assert signal_id_for("abc", signal) == signal_id_for("abc", Signal(**vars(signal)))
-    assert signal_id_for("abc", signal) != signal_id_for("abd", signal)
-    assert len(signal_id_for("abc", signal)) == 16
+    # no catalogue name: an id of its own, never one of a store made before 005 ("abc:x")
+    assert opportunity_id_for("abc", "x", None) == hashlib.sha256(b"abc::x").hexdigest()[:16]
+    assert signal_id_for("abc", signal, "finanz") == signal_id_for("abc", Signal(**vars(signal)), "finanz")
+    assert signal_id_for("abc", signal, "finanz") != signal_id_for("abd", signal, "finanz")
+    assert signal_id_for("abc", signal, "finanz") != signal_id_for("abc", signal, None)
+    assert len(signal_id_for("abc", signal, None)) == 16
 
 
 def test_resave_changes_only_timestamps(store):

@@ -191,7 +191,8 @@ def test_the_sequential_decoder_reports_progress_too(tmp_path):
     reports: list[float] = []
     sequential = Transcriber(Config(batched=False, beam_size=1, language="de"))
     (transcript,) = sequential.transcribe_files([path], on_progress=lambda done, total: reports.append(done / total))
-    assert len(reports) >= 3 and reports == sorted(reports) and 0 < reports[0] < 0.6 and reports[-1] > 0.8
+    assert len(reports) >= 3 and reports == sorted(reports) and 0 < reports[0] < 0.6
+    assert reports[-1] == 1.0  # the silence at the end does not keep the bar from finishing
 
 
 @pytest.mark.slow

@@ -229,3 +229,28 @@ def test_a_file_replaced_between_settle_and_claim_is_left_to_settle_again(inbox,
     watcher.take(path, settled)
     assert files_below(inbox) == ["call.txt"]
     assert pipeline.store.db.execute("SELECT count(*) FROM calls").fetchone() == (0,)
+
+
+def test_a_file_changed_while_processed_for_a_second_catalogue_keeps_the_first_catalogues_result(inbox, pipeline, store, monkeypatch):
+    from callscout.config import Config
+    from callscout.match.catalogue import load_catalogue
+    from callscout.process import Pipeline
+    from tests.test_watch import CATALOGUE, KeywordExtractor
+
+    text = FIRST + "[00:00:04] Kunde: Wir sind letzte Woche umgezogen.\n"
+    other = Pipeline(Config(), load_catalogue(CATALOGUE.with_name("technik.yaml")), store, extractor=KeywordExtractor())
+    path = drop(inbox / "call.txt", text)
+    call_id = file_sha256(path)[:16]
+    watch_folder(inbox, other, WatchOptions(settle=0, once=True), stop=with_deadline(20))
+    assert store.catalogues_of(call_id) == ["technik"]
+
+    path = drop(inbox / "call.txt", text)  # the same recording again, now for finanz, and it grows while processed
+    append_after_first_processing(monkeypatch, path, "[00:00:09] Kunde: Und wir haben ein Baby bekommen.\n")
+    watch_folder(inbox, pipeline, WatchOptions(settle=0.2, once=True), stop=with_deadline(20))
+
+    assert store.catalogues_of(call_id) == ["technik"]  # finanz's partial result gone, technik's kept
+    assert store.db.execute("SELECT count(*) FROM signals WHERE call_id = ? AND catalogue = 'technik'", [call_id]).fetchone()[0] > 0
+    # the whole file, taken again once settled, is a call of its own for finanz
+    assert store.db.execute("SELECT call_id, catalogue FROM call_results WHERE call_id != ?", [call_id]).fetchall() == [
+        (file_sha256(inbox / "processed" / "call-2.txt")[:16], "finanz")
+    ]

@@ -98,6 +98,7 @@ class Transcriber:
                     transcripts[i] = self._sequential(channels, lambda share, n=number: report(share, n))
         except Exception as exc:  # noqa: BLE001 - the whole group failed in the decoder
             transcripts = {index: exc for index in loaded}
+        report(1.0)  # done, also where the last words end before the audio does (or decoding failed)
         for index, transcript in transcripts.items():
             results[index] = transcript
         return results

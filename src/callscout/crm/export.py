@@ -15,7 +15,7 @@ again, even when nothing changed.
 CRM targets leave out opportunities the contact policy held back (``held``), those the
 CRM itself closed (``won``, ``lost``: sending them again would reset their stage) and, unless
 ``include_unassigned``, those without a customer id (counted in ``ExportResult.unassigned``;
-not recorded as exported, so a later run sends them once a re-processed call has the id).
+not recorded as exported, so a later run sends them once the call is stored with a customer id).
 
 The output's suffix must be one its format writes (or none); ``since_last`` with nothing new
 writes nothing and records no export, so a file not yet imported is never overwritten.
@@ -202,19 +202,19 @@ def with_call_context(store: Store, rows: list[Row]) -> list[Row]:
     durations = dict(
         store.db.execute("SELECT id, duration_s FROM calls WHERE id IN (SELECT value FROM json_each(?))", [call_ids])
     )
-    signals: dict[str, list[Row]] = {}
-    for call_id, kind, label in store.db.execute(
-        "SELECT call_id, kind, label FROM signals WHERE call_id IN (SELECT value FROM json_each(?))"
+    signals: dict[tuple[str, str | None], list[Row]] = {}  # (call, catalogue): a call may have several results
+    for call_id, catalogue, kind, label in store.db.execute(
+        "SELECT call_id, catalogue, kind, label FROM signals WHERE call_id IN (SELECT value FROM json_each(?))"
         " ORDER BY call_id, start_s, id",
         [call_ids],
     ):
-        signals.setdefault(call_id, []).append({"kind": kind, "label": label})
+        signals.setdefault((call_id, catalogue), []).append({"kind": kind, "label": label})
     later = later_evidence(store, rows)
     return [
         {
             **row,
             "call_duration_s": durations.get(row["call_id"]),
-            "call_signals": signals.get(row["call_id"], []),
+            "call_signals": signals.get((row["call_id"], row.get("catalogue")), []),
             "later_evidence": later.get(row["id"], []),
         }
         for row in rows

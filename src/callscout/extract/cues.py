@@ -83,13 +83,15 @@ def is_vague(view: SentenceView) -> bool:
     return view.has_cue("hypothetical") or view.has_cue("later")
 
 
-SUBJECT_AFTER_VERB = 2
+SUBJECT_AFTER_VERB = 2  # words after the trigger where an inverted subject stands
 BIRTH_WORDS = frozenset({"born", "geboren"})
-BIRTH_REACH = 4  # words of a trigger span searched for the birth itself  # words after the trigger where an inverted subject stands
+BIRTH_REACH = 4  # words of a trigger span searched for the birth itself
 
 
 def is_third_party(view: SentenceView, start: int, rule: EventRule) -> bool:
-    """Someone else is the subject: a third-party word before the trigger and no "I"/"we" between."""
+    """Someone else is the subject: a third-party word before the trigger and no "I"/"we" between,
+    or one right after it ("ausziehen musste er") and no "I"/"we" in the clause; not "our daughter"
+    when she is the one born."""
     exempt = rule.third_party_exempt or frozenset()
     if "all" in exempt:
         return False

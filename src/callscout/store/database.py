@@ -155,6 +155,14 @@ class Store:
         logger.debug("saved call %s (%d opportunities)", call_id, len(result.opportunities))
         return call_id
 
+    def delete_result(self, call_id: str, catalogue: str | None) -> None:
+        """Remove one catalogue's result of a call (its signals, opportunities, evidence and
+        ``call_results`` row), leaving the call and every other catalogue's result."""
+        with self.write_transaction():
+            for table in ("signals", "opportunities", "opportunity_evidence"):
+                self.db.execute(f"DELETE FROM {table} WHERE call_id = ? AND catalogue IS ?", [call_id, catalogue])
+            self.db.execute("DELETE FROM call_results WHERE call_id = ? AND catalogue = ?", [call_id, result_key(catalogue)])
+
     def mark_processing(self, record: CallRecord) -> str:
         call_id = _checked_call_id(record)
         row = call_row(record, status=PROCESSING, error=None, processed_at=self._clock())

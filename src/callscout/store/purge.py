@@ -11,7 +11,9 @@ not purged yet whose age is more than N days, and in one transaction
 - keeps its opportunities whole, evidence quote included (already redacted; it is the
   reason a CRM user sees), and
 - sets ``calls.purged_at``, so later purges skip it and a re-run of ``process`` on the same
-  file leaves it as it is (an unchanged ``done`` call).
+  file with the same catalogue leaves it as it is (an unchanged ``done`` call). Processing it
+  with another catalogue transcribes it again and stores the new transcript (``purged_at``
+  cleared) until the next purge.
 
 A call's age runs from when it was recorded (sidecar ``recorded_at``, naive times read as
 UTC), else from when it was processed. SQLite's ``secure_delete`` overwrites the freed

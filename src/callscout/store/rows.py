@@ -40,22 +40,19 @@ def call_id_for(sha256: str) -> str:
     return sha256.lower()[:16]
 
 
-def opportunity_id_for(call_id: str, product_id: str, catalogue: str | None = None) -> str:
-    """Without a catalogue name the id of stores made before results were kept per catalogue;
-    their rows keep those ids when the call is saved again (``store.history.Previous``)."""
-    if catalogue is None:
-        return _short_hash(f"{call_id}:{product_id}")
-    return _short_hash(f"{call_id}:{catalogue}:{product_id}")
+def opportunity_id_for(call_id: str, product_id: str, catalogue: str | None) -> str:
+    """The id names the catalogue ('' for none). Stores made before results were kept per
+    catalogue have ids of "call:product"; their rows keep them when the call is saved again
+    (``KEPT_FIELDS``), and no new id can take one of them."""
+    return _short_hash(f"{call_id}:{catalogue or ''}:{product_id}")
 
 
 def evidence_id_for(opportunity_id: str, call_id: str) -> str:
     return _short_hash(f"{opportunity_id}:{call_id}")
 
 
-def signal_id_for(call_id: str, signal: Signal, catalogue: str | None = None) -> str:
-    key = [call_id, signal.kind, signal.label, signal.segment_idx, signal.evidence]
-    if catalogue is not None:
-        key.append(catalogue)
+def signal_id_for(call_id: str, signal: Signal, catalogue: str | None) -> str:
+    key = [call_id, signal.kind, signal.label, signal.segment_idx, signal.evidence, catalogue or ""]
     return _short_hash(json.dumps(key, ensure_ascii=False))
 
 

@@ -41,7 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callscout.inputs.discovery import discover, files_in, kind_of, sidecar_path
-from callscout.process import FileOutcome, Pipeline, RunSummary
+from callscout.process import FileOutcome, Pipeline, RunSummary, file_sha256
+from callscout.store.database import result_key
+from callscout.store.rows import call_id_for
 from callscout.watch.open_files import open_for_writing
 
 log = logging.getLogger("callscout")
@@ -224,10 +226,11 @@ class Watcher:
         with claim(path, sig) as claimed:
             if not claimed or being_written(sig):  # a writer may have opened it since the round's scan
                 return
+            before = self.stored_catalogues(path)
             outcome = self.process(path)
             now = signature(path)
             if now is not None and now != sig:
-                self.discard(outcome)
+                self.discard(outcome, before)
                 log.warning("%s: changed while it was processed; taken again once it settles", path.name)
                 return
             try:
@@ -240,18 +243,35 @@ class Watcher:
         if self.on_file:
             self.on_file(outcome, destination)
 
-    def discard(self, outcome: FileOutcome) -> None:
-        """Delete the call just stored from a file that has changed since: never kept beside
+    def stored_catalogues(self, path: Path) -> set[str] | None:
+        """The catalogues the store already has a result of this file's content for; None when
+        it has no call for it at all (or the file cannot be read now: processing will say why)."""
+        try:
+            call_id = call_id_for(file_sha256(path))
+        except OSError:
+            return None
+        store = self.pipeline.store
+        if store.find_call(call_id) is None:
+            return None
+        return set(store.catalogues_of(call_id))
+
+    def discard(self, outcome: FileOutcome, before: set[str] | None) -> None:
+        """Delete what this run stored from a file that has changed since: never kept beside
         the whole one. Deleted now, not once the whole file is stored, so that this call's
-        opportunities and declines do not shape the whole call's (same customer)."""
+        opportunities and declines do not shape the whole call's (same customer). What was
+        stored before this run (another catalogue's result of the same content) stays."""
         if outcome.status not in ("done", "failed") or outcome.call_id is None:
             return  # unchanged: the row is another file's, stored before
-        store = self.pipeline.store
+        store, catalogue = self.pipeline.store, self.pipeline.catalogue.name
         try:
-            with store.write_transaction():  # segments, signals, opportunities, evidence cascade
-                # Only while the row still names this file: the call id is the content's sha256,
-                # and another file with the same content may have been stored since; then it is that file's.
-                store.db.execute("DELETE FROM calls WHERE id = ? AND source_path = ?", [outcome.call_id, str(outcome.path)])
+            if not before:  # no result of this content was stored before this run
+                with store.write_transaction():  # segments, signals, opportunities, evidence cascade
+                    # Only while the row still names this file: the call id is the content's sha256,
+                    # and another file with the same content may have been stored since; then it is that file's.
+                    store.db.execute("DELETE FROM calls WHERE id = ? AND source_path = ?", [outcome.call_id, str(outcome.path)])
+            elif outcome.status == "done" and result_key(catalogue) not in before:
+                store.delete_result(outcome.call_id, catalogue)
+            # else: a failure beside an earlier result, which the store kept as it was
         except sqlite3.Error as exc:
             log.error("%s: could not delete the call stored from it before it changed (%s)", outcome.path.name, exc)
 
