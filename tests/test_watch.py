@@ -20,8 +20,9 @@ import pytest
 
 from callscout.config import Config
 from callscout.match.catalogue import load_catalogue
-from callscout.process import Pipeline, file_sha256
+from callscout.process import Pipeline
 from callscout.records import Signal
+from callscout.staging import file_sha256
 from callscout.store.database import Store
 from callscout.watch.folder import (
     SettleTracker,

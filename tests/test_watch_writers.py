@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from callscout.process import file_sha256
+from callscout.staging import file_sha256
 from callscout.watch import open_files
 from callscout.watch.folder import SettleTracker, Watcher, WatchOptions, signature, watch_folder
 from tests.test_watch import call_text, drop, files_below, inbox, pipeline, store  # noqa: F401 - fixtures

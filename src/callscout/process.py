@@ -12,7 +12,6 @@ name the file and the problem but never quote transcript text.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sqlite3
@@ -33,6 +32,7 @@ from callscout.inputs.transcripts import TranscriptError
 from callscout.match.catalogue import Catalogue
 from callscout.records import CUSTOMER, CallRecord, CallResult, Segment, Transcript
 from callscout.redact.identifiers import redact_result
+from callscout.staging import file_sha256
 from callscout.store.database import Store
 from callscout.store.rows import call_id_for
 
@@ -309,14 +309,6 @@ def _log_stages(outcome: FileOutcome, result: CallResult) -> None:
         outcome.path.name, len(transcript.segments), transcript.language or "?", probability,
         outcome.read_seconds, len(result.signals), len(result.opportunities), outcome.extract_seconds,
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # Errors whose messages are written for users and carry no transcript text.

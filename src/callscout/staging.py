@@ -1,4 +1,5 @@
-"""Copies kept beside their source: whether one is still current, and a folder written whole.
+"""Files: a file's sha256; copies kept beside their source: whether one is still current, and
+a folder written whole.
 
 A run that is stopped halfway, or two runs writing the same copy at once, must never leave a
 half-written model where a later run would load it; so a folder is filled under a temporary
@@ -7,12 +8,19 @@ name next to its target and only then renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The file's sha256, read in blocks (a recording, a model file)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def is_up_to_date(copy: Path, source: str | os.PathLike[str]) -> bool:

@@ -7,7 +7,6 @@ Face cache filled by the user).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -15,7 +14,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from callscout.staging import staged_folder
+from callscout.staging import file_sha256, staged_folder
 
 log = logging.getLogger("callscout")
 
@@ -151,15 +150,7 @@ def _verified(folder: Path, models_dir: Path) -> bool:
 
 def _mismatches(folder: Path, models_dir: Path) -> list[str]:
     expected = expected_checksums(models_dir)
-    return [name for name in MODEL_FILES if _sha256(folder / name) != expected.get(name)]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return [name for name in MODEL_FILES if file_sha256(folder / name) != expected.get(name)]
 
 
 def _wheel_data_dirs() -> list[Path]:

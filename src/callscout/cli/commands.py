@@ -41,6 +41,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def require_store(db: Path) -> None:
+    """Commands that read a store refuse one that is not there (instead of creating it empty)."""
+    if not db.exists():
+        raise fail(f"{db}: no such store", 2)
+
+
 def _config(path: Path | None, **overrides):
     """The settings with the command's flags applied; a bad one exits 2 naming its source."""
     from callscout.config import ConfigError, load_config
@@ -129,8 +135,7 @@ def export(
     from callscout.crm.mappings import load_mapping
     from callscout.store.database import Store
 
-    if not db.exists():
-        raise fail(f"{db}: no such store", 2)
+    require_store(db)
     try:
         chosen = get_formatter(fmt)
         if mapping is not None and chosen.tables is None:
@@ -201,12 +206,11 @@ def show(
     from callscout.cli.render import render_call
     from callscout.store.database import Store
 
-    if not db.exists():
-        raise fail(f"{db}: no such store", 2)
+    require_store(db)
     store = Store(db)
     key = call
     if Path(call).is_file():
-        from callscout.process import file_sha256
+        from callscout.staging import file_sha256
 
         key = file_sha256(Path(call))
     found = store.find_call(key)
@@ -228,8 +232,7 @@ def purge(
 
     if older_than < 0:
         raise fail(f"--older-than must be 0 or more days, got {older_than}", 2)
-    if not db.exists():
-        raise fail(f"{db}: no such store", 2)
+    require_store(db)
     with Store(db) as store:
         try:
             result = purge_transcripts(store, older_than)
@@ -252,8 +255,7 @@ def customer(
     from callscout.store.database import Store
     from callscout.store.history import customer_timeline
 
-    if not db.exists():
-        raise fail(f"{db}: no such store", 2)
+    require_store(db)
     with Store(db) as store:
         timeline = customer_timeline(store.db, customer_id)
     if timeline is None:
@@ -278,8 +280,7 @@ def outcomes_import(
     for path, what in ((file, "file"), (mapping, "mapping file")):
         if path is not None and not path.is_file():
             raise fail(f"{path}: no such {what}", 2)
-    if not db.exists():
-        raise fail(f"{db}: no such store", 2)
+    require_store(db)
     try:
         with Store(db) as store:
             result = import_outcomes(store, file, load_mapping(mapping))
@@ -405,8 +406,7 @@ def report(
     from callscout.store.database import Store
 
     filters = Filters(_day(since, "--since"), _day(until, "--until"), catalogue)
-    if not db.exists():
-        raise fail(f"{db}: no such store", 2)
+    require_store(db)
     with Store(db) as store:
         data = build_report(store, filters)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callscout.inputs.discovery import discover, files_in, kind_of, sidecar_path
-from callscout.process import FileOutcome, Pipeline, RunSummary, file_sha256
+from callscout.process import FileOutcome, Pipeline, RunSummary
+from callscout.staging import file_sha256
 from callscout.store.database import result_key
 from callscout.store.rows import call_id_for
 from callscout.watch.open_files import open_for_writing
