@@ -252,6 +252,7 @@ def customer(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """A customer's timeline: calls, life events and opportunities in time order."""
+    from callscout.cli.render import render_timeline
     from callscout.store.database import Store
     from callscout.store.history import customer_timeline
 
@@ -260,7 +261,7 @@ def customer(
         timeline = customer_timeline(store.db, customer_id)
     if timeline is None:
         raise fail(f"{customer_id}: no calls of this customer in {db}")
-    typer.echo(json.dumps(timeline.to_dict(), ensure_ascii=False, indent=2) if as_json else timeline.render())
+    typer.echo(json.dumps(timeline.to_dict(), ensure_ascii=False, indent=2) if as_json else render_timeline(timeline))
 
 
 @outcomes_app.command("import")

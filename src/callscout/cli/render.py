@@ -6,8 +6,11 @@ listed under "requested by the customer", apart from the cross-sell opportunitie
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from callscout.inputs.roles import roles_lines
 from callscout.match.opportunities import REQUESTED
+from callscout.store.history import HELD, Row, Timeline
 
 
 def render_call(detail: dict) -> str:
@@ -91,3 +94,47 @@ def _clock(seconds: float | None) -> str:
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} s"
+
+
+def render_timeline(timeline: Timeline) -> str:
+    """``callscout customer``'s text: the calls in time order, then every opportunity once."""
+    statuses = ", ".join(f"{n} {s}" for s, n in _count_by(timeline.opportunities, "status").items())
+    lines = [f"customer {timeline.customer_id}: {len(timeline.calls)} calls, {len(timeline.opportunities)} opportunities"
+             + (f" ({statuses})" if statuses else "")]
+    for call in timeline.calls:
+        lines.append("")
+        lines.append(f"{(call.at or '?')[:16]}  call {call.id}  {Path(call.source_path).name}  ({call.catalogue or '-'})")
+        lines.extend(f"    life event {e['label']}: \"{e['evidence'] or ''}\"" for e in call.life_events)
+        lines.extend(f"    declined {d['label']}: \"{d['evidence'] or ''}\"" for d in call.declined)
+        lines.extend(_render_triggered(o) for o in call.opportunities)
+    lines.append("")
+    lines.append("opportunities:")
+    lines.extend(_render_opportunity(o) for o in timeline.opportunities)
+    return "\n".join(lines)
+
+
+def _count_by(rows: list[Row], key: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row[key]] = counts.get(row[key], 0) + 1
+    return counts
+
+
+def _render_triggered(row: Row) -> str:
+    mark = "+" if row["first"] else "~"
+    what = "new" if row["first"] else "again, evidence added"
+    held = f" — {row['held_reason']}" if row["status"] == HELD and row["first"] else ""
+    return (
+        f"    {mark} {row['product_name'] or row['product_id']} [{row['trigger_kind']}: {row['trigger_label']}]"
+        f" {what}, {row['status']}{held}  ({row['opportunity_id']})"
+    )
+
+
+def _render_opportunity(row: Row) -> str:
+    parts = [f"  {row['id']}  {row['product_name'] or row['product_id']}  {row['status']}"]
+    if row["held_reason"]:
+        parts.append(f"({row['held_reason']})")
+    parts.append(f"pitch {row['pitch_id'] or '-'}, {row['calls']} call{'s' if row['calls'] != 1 else ''}")
+    if row["amount"] is not None or row["closed_at"]:
+        parts.append(f"amount {row['amount'] if row['amount'] is not None else '-'}, closed {row['closed_at'] or '-'}")
+    return "  ".join(parts)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -281,48 +280,6 @@ class Timeline:
 
     def to_dict(self) -> dict[str, Any]:
         return {"customer_id": self.customer_id, "calls": [asdict(c) for c in self.calls], "opportunities": self.opportunities}
-
-    def render(self) -> str:
-        statuses = ", ".join(f"{n} {s}" for s, n in _count_by(self.opportunities, "status").items())
-        lines = [f"customer {self.customer_id}: {len(self.calls)} calls, {len(self.opportunities)} opportunities"
-                 + (f" ({statuses})" if statuses else "")]
-        for call in self.calls:
-            lines.append("")
-            lines.append(f"{(call.at or '?')[:16]}  call {call.id}  {Path(call.source_path).name}  ({call.catalogue or '-'})")
-            lines.extend(f"    life event {e['label']}: \"{e['evidence'] or ''}\"" for e in call.life_events)
-            lines.extend(f"    declined {d['label']}: \"{d['evidence'] or ''}\"" for d in call.declined)
-            lines.extend(_render_triggered(o) for o in call.opportunities)
-        lines.append("")
-        lines.append("opportunities:")
-        lines.extend(_render_opportunity(o) for o in self.opportunities)
-        return "\n".join(lines)
-
-
-def _count_by(rows: list[Row], key: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row[key]] = counts.get(row[key], 0) + 1
-    return counts
-
-
-def _render_triggered(row: Row) -> str:
-    mark = "+" if row["first"] else "~"
-    what = "new" if row["first"] else "again, evidence added"
-    held = f" — {row['held_reason']}" if row["status"] == HELD and row["first"] else ""
-    return (
-        f"    {mark} {row['product_name'] or row['product_id']} [{row['trigger_kind']}: {row['trigger_label']}]"
-        f" {what}, {row['status']}{held}  ({row['opportunity_id']})"
-    )
-
-
-def _render_opportunity(row: Row) -> str:
-    parts = [f"  {row['id']}  {row['product_name'] or row['product_id']}  {row['status']}"]
-    if row["held_reason"]:
-        parts.append(f"({row['held_reason']})")
-    parts.append(f"pitch {row['pitch_id'] or '-'}, {row['calls']} call{'s' if row['calls'] != 1 else ''}")
-    if row["amount"] is not None or row["closed_at"]:
-        parts.append(f"amount {row['amount'] if row['amount'] is not None else '-'}, closed {row['closed_at'] or '-'}")
-    return "  ".join(parts)
 
 
 def customer_timeline(db: Database, customer_id: str) -> Timeline | None:
