@@ -29,6 +29,7 @@ from callscout.store.database import Store
 from callscout.store.rows import call_id_for, opportunity_id_for
 
 EVIL = "<script>alert('x')</script>"
+HOSTILE = '<script>alert(1)</script> & "Co"'  # markup, an ampersand and quotes (for attributes)
 NAMES = {"hausrat": "Hausrat & Glas", "rechtsschutz": "Rechtsschutz", "bauspar": f"Bausparen {EVIL}", "kredit": "Kredit"}
 
 
@@ -55,7 +56,7 @@ class StoreBuilder:
         return opportunity_id_for(call_id, product, self.catalogue_of[call_id])
 
     def call(self, products=(), *, recorded_at="2024-05-06T09:00:00", manager="Frau Berg", catalogue="finanz",
-             trigger=("life_event", "wedding")) -> str:
+             trigger=("life_event", "wedding"), names=NAMES) -> str:
         self.n += 1
         sha = hashlib.sha256(f"call-{self.n}".encode()).hexdigest()
         record = CallRecord(
@@ -64,7 +65,7 @@ class StoreBuilder:
         )
         self.catalogue_of[record.id] = catalogue
         opportunities = [
-            Opportunity(p, NAMES.get(p, p), *trigger, "wir heiraten", "customer", 1.0, 2.0, 0.8, f"Pitch {p}")
+            Opportunity(p, names.get(p, p), *trigger, "wir heiraten", "customer", 1.0, 2.0, 0.8, f"Pitch {p}")
             for p in products
         ]
         segments = [Segment("customer", "Wir heiraten im Sommer.", 1.0, 2.0, "Kunde")]
@@ -340,20 +341,28 @@ def test_statistics_agree_with_scipy():
 
 
 class PageParser(HTMLParser):
-    """Cells of every table by id, and the KPI values by id."""
+    """Cells of every table by id, the KPI values by id, every start tag with its attributes,
+    and the text of each paragraph and h3 (attribute values and text read back unescaped)."""
 
     def __init__(self):
         super().__init__()
         self.tables: dict[str, list[list[str]]] = {}
         self.kpis: dict[str, str] = {}
         self.tags: Counter = Counter()
+        self.starts: list[tuple[str, dict[str, str | None]]] = []
+        self.texts: defaultdict[str, list[str]] = defaultdict(list)
         self._table = self._kpi = None
         self._cell: list[str] | None = None
         self._in_value = False
+        self._text: list[str] | None = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self.tags[tag] += 1
+        self.starts.append((tag, attrs))
+        if tag in ("p", "h3"):
+            self._text = self.texts[tag]
+            self._text.append("")
         if tag == "table":
             self._table = self.tables.setdefault(attrs.get("id", ""), [])
         elif tag == "tr" and self._table is not None:
@@ -366,6 +375,8 @@ class PageParser(HTMLParser):
             self._in_value = True
 
     def handle_endtag(self, tag):
+        if tag in ("p", "h3"):
+            self._text = None
         if tag in ("td", "th") and self._cell is not None:
             self._table[-1].append("".join(self._cell))
             self._cell = None
@@ -375,6 +386,8 @@ class PageParser(HTMLParser):
             self._in_value = False
 
     def handle_data(self, data):
+        if self._text is not None:
+            self._text[-1] += data
         if self._cell is not None:
             self._cell.append(data)
         if self._in_value and self._kpi:
@@ -422,7 +435,7 @@ def test_page_states_definitions(filled):
     assert "won / (won + lost)" in text
     assert "open opportunities are shown beside it but not counted in it" in text
     assert "Wilson 95% interval" in text
-    assert "Fisher&#x27;s exact test" in text
+    assert "Fisher&#39;s exact test" in text  # the apostrophe escaped, as Jinja2 (markupsafe) writes it
     assert "ISO weeks" in text
 
 
@@ -430,11 +443,39 @@ def test_page_escapes_store_text(filled):
     page = render_html(build_report(filled))
     assert EVIL not in page
     assert "<script" not in page.lower()
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     parsed = parse(page)
     assert EVIL in table_rows(parsed, "by-manager")  # read back as text, not markup
     assert f"Bausparen {EVIL}" in table_rows(parsed, "by-product")
     assert "Hausrat & Glas" in table_rows(parsed, "by-product")
+
+
+def test_page_escapes_hostile_names_wherever_they_appear(store):
+    """A catalogue name, a product id and name, an account manager, a trigger label and a pitch
+    variant with markup, an ampersand and quotes: each reaches the page (the filters line, the
+    tables' row headers, the A/B section's heading, data-product attribute and the ids of its
+    chart and table) and reads back as the same text; no script element, no bare ampersand."""
+    b = StoreBuilder(store)
+    product = f"Bausparen {HOSTILE}"
+    for i in range(4):
+        call = b.call([HOSTILE], manager=HOSTILE, catalogue=HOSTILE, trigger=("need", HOSTILE), names={HOSTILE: product})
+        b.set(call, HOSTILE, "won" if i % 2 else "lost", amount=100.0, pitch_id=HOSTILE if i < 2 else "b")
+    page = render_html(build_report(store, Filters(catalogue=HOSTILE)))
+
+    assert "<script" not in page.lower() and "alert(1)</script>" not in page
+    assert not re.findall(r"&(?!(?:amp|lt|gt|quot|#\d+|#x[0-9a-f]+);)", page, re.I)  # each & starts a reference
+    parsed = parse(page)
+    assert parsed.tags["script"] == 0
+    assert parsed.texts["p"][0].startswith(f"catalogue {HOSTILE}, all calls · generated ")
+    assert list(table_rows(parsed, "by-product")) == [product]
+    assert list(table_rows(parsed, "by-manager")) == [HOSTILE]
+    assert list(table_rows(parsed, "by-trigger")) == [f"need: {HOSTILE}"]
+    assert sorted(table_rows(parsed, "by-pitch")) == [f"{product} / {HOSTILE}", f"{product} / b"]
+    assert parsed.texts["h3"] == [f"A/B: {product}"]
+    assert ("section", {"class": "ab", "data-product": HOSTILE}) in parsed.starts
+    assert ("figure", {"id": f"chart-ab-{HOSTILE}"}) in parsed.starts
+    assert sorted(table_rows(parsed, f"ab-{HOSTILE}")) == [HOSTILE, "b"]
+    assert table_rows(parsed, f"ab-{HOSTILE}")["b"][:4] == ["2", "0", "1", "1"]
 
 
 def test_page_is_self_contained(filled):
@@ -500,9 +541,25 @@ def store_file(tmp_path):
 
 
 def test_cli_and_report_data_do_not_load_matplotlib():
-    code = "import sys, callscout.cli.commands, callscout.report.data, callscout.report.html; print('matplotlib' in sys.modules)"
+    """Nor Jinja2: matplotlib and the templates load only when a page is rendered (`callscout --help` stays fast)."""
+    code = ("import sys, callscout.cli.commands, callscout.report.data, callscout.report.html; "
+            "print([m for m in ('matplotlib', 'jinja2', 'markupsafe') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"
+
+
+def test_templates_are_package_data():
+    """Every template is matched by a package-data glob of pyproject.toml, so a wheel ships it."""
+    import tomllib
+    from fnmatch import fnmatch
+
+    root = Path(__file__).resolve().parents[1]
+    package = root / "src" / "callscout"
+    globs = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]["callscout"]
+    templates = sorted((package / "report" / "templates").iterdir())
+    assert {t.name for t in templates} >= {"base.html", "report.html"}
+    for template in templates:
+        assert any(fnmatch(template.relative_to(package).as_posix(), glob) for glob in globs), template
 
 
 def test_cli_report(store_file, tmp_path):
